@@ -1,0 +1,5 @@
+"""`python -m monitor` runs the leakmon CLI."""
+
+from monitor.cli import main
+
+main()

@@ -1,0 +1,307 @@
+"""Typed values that cross module boundaries. Imports nothing from the project.
+
+All datetimes are timezone-aware UTC. All dataclasses are frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class PageOutcome(StrEnum):
+    """What fetching one page gave."""
+
+    OK = "ok"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class CrawlOutcome(StrEnum):
+    """How a whole crawl of one source went; only COMPLETE may infer absence."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class ListingState(StrEnum):
+    ACTIVE = "active"
+    MISSING = "missing"
+    AGED_OUT = "aged_out"
+    DELETED = "deleted"
+
+
+class EventKind(StrEnum):
+    """Kinds of stored events. PRICE_DROP is never stored on its own: it names, for
+    rules, a CHANGED event whose details carry ``price_drop: true``."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    PRICE_DROP = "price_drop"
+    DELETED = "deleted"
+    RESTORED = "restored"
+    REPOSTED = "reposted"
+    SOURCE_DOWN = "source_down"
+    SOURCE_RECOVERED = "source_recovered"
+    LAYOUT_CHANGED = "layout_changed"
+
+
+class SourceState(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    BLOCKED = "blocked"
+    LAYOUT_CHANGED = "layout_changed"
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# --------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """CSS selectors of the `css` engine; all but `item` are relative to an item.
+
+    A selector may end in ``@attr`` to read an attribute instead of the text
+    (``a.subject@href``). `id` falls back to the url; `id_pattern` is a regex whose
+    first group extracts the site's own id from the id text (``tid=(\\d+)``).
+    `next` is evaluated on the whole page and yields the next page's link.
+    """
+
+    item: str
+    title: str
+    url: str
+    id: str | None = None
+    id_pattern: str | None = None
+    seller: str | None = None
+    price: str | None = None
+    records: str | None = None
+    posted: str | None = None
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One watched site section, as configured."""
+
+    name: str
+    url: str
+    engine: str
+    every: float  # seconds between crawls
+    selectors: Selectors | None = None
+    max_pages: int = 5
+    missing_after: int = 1  # complete crawls without a listing before it is gone
+    allow_clearnet: bool = False
+    baseline_alerts: bool = False  # alert on the first complete crawl too
+    enabled: bool = True
+    timeout: float = 60.0  # total seconds per page
+    max_bytes: int = 5_000_000  # decoded bytes per page
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    block_markers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TorSettings:
+    socks: str  # "socks5h://127.0.0.1:9050"
+    control: str | None = None  # "127.0.0.1:9051"
+    control_password: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A keyword rule: which events about which listings raise alerts where."""
+
+    name: str
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # empty: every source
+    sellers: tuple[str, ...] = ()  # empty: every seller
+    min_records: int | None = None
+    events: tuple[EventKind, ...] = (
+        EventKind.NEW,
+        EventKind.CHANGED,
+        EventKind.DELETED,
+        EventKind.RESTORED,
+        EventKind.REPOSTED,
+    )
+    severity: str = "medium"
+    targets: tuple[str, ...] = ()  # empty: every target
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    name: str
+    url: str  # apprise URL, secrets already substituted; never log it
+    format: str = "text"  # text | markdown | html | slack
+
+
+@dataclass(frozen=True)
+class Config:
+    tor: TorSettings
+    db_path: Path | None
+    sources: tuple[Source, ...]
+    rules: tuple[Rule, ...] = ()
+    targets: tuple[NotifyTarget, ...] = ()
+    path: Path | None = None
+
+    def source(self, name: str) -> Source:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
+
+
+# -------------------------------------------------------------- crawled data
+
+
+@dataclass(frozen=True)
+class Price:
+    amount: float | None
+    currency: str | None  # ISO code or crypto ticker: USD, EUR, BTC, XMR
+    raw: str
+    usd: float | None = None
+    negotiable: bool = False
+
+
+@dataclass(frozen=True)
+class Records:
+    count: int
+    raw: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page. `text` is decoded; empty when the fetch failed."""
+
+    url: str
+    outcome: PageOutcome
+    status: int | None = None
+    text: str = ""
+    wire_bytes: int = 0
+    reason: str | None = None  # FetchError.reason when not OK
+    error: str | None = None  # one-line, sanitised
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One listing as extracted from a page (no lifecycle state)."""
+
+    source: str
+    external_id: str
+    url: str
+    title: str
+    seller: str | None = None
+    price: Price | None = None
+    records: Records | None = None
+    posted_at: datetime | None = None
+    posted_raw: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class PageExtract:
+    listings: tuple[Listing, ...]
+    next_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Crawl:
+    """One crawl of one source: its pages' verdict and every listing seen."""
+
+    id: str
+    source: str
+    started: datetime
+    finished: datetime
+    outcome: CrawlOutcome
+    pages: int
+    wire_bytes: int
+    listings: tuple[Listing, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredListing:
+    """A listing as the store knows it: last field values plus lifecycle state."""
+
+    listing: Listing
+    state: ListingState
+    first_seen: datetime
+    last_seen: datetime
+    missing_streak: int = 0
+    deleted_at: datetime | None = None
+    fingerprint: str | None = None
+    cluster: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.listing.id
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a listing or a source. `id` is made by lifecycle."""
+
+    id: str
+    kind: EventKind
+    source: str
+    crawl_id: str
+    at: datetime
+    listing_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrawlDiff:
+    """What lifecycle decided about one crawl; the store writes it atomically.
+
+    `writes` are listings whose row must be inserted or rewritten; `touched` are
+    ids seen unchanged (only `last_seen` moves); `changes` maps a listing id to
+    its field changes (one observation row each).
+    """
+
+    crawl: Crawl
+    writes: tuple[StoredListing, ...]
+    touched: tuple[str, ...]
+    changes: Mapping[str, tuple[FieldChange, ...]]
+    events: tuple[Event, ...]
+    baseline: bool = False  # first complete crawl of the source: no alerts
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One (event, rule, target) notification in the outbox."""
+
+    id: str
+    event_id: str
+    rule: str
+    target: str
+    severity: str
+    title: str
+    body: str
+    created: datetime
+    status: AlertStatus = AlertStatus.PENDING
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_error: str | None = None
