@@ -1,0 +1,360 @@
+"""The `leakmon` command line. The only place that maps errors to exit codes:
+0 ok, 1 runtime failure, 2 bad usage or bad config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import report
+from monitor.config import load_config
+from monitor.errors import ConfigError, ExtractError, LeakmonError
+from monitor.models import Config, Source
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("monitor")
+
+
+# ------------------------------------------------------------------ plumbing
+
+
+def default_config_path() -> Path:
+    """--config, else $LEAKMON_CONFIG, else ./sources.toml, else /etc/leakmon/sources.toml."""
+    env = os.environ.get("LEAKMON_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("sources.toml")
+    return local if local.exists() else Path("/etc/leakmon/sources.toml")
+
+
+def default_db_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "leakmon" / "leakmon.db"
+
+
+def common_options(func: F) -> F:
+    """--config, --db and --debug on every command."""
+    func = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(func)
+    func = click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="SQLite database (default: [storage] path, else $XDG_STATE_HOME/leakmon/leakmon.db).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="sources.toml (default: $LEAKMON_CONFIG, ./sources.toml, /etc/leakmon/sources.toml).",
+    )(func)
+    return func
+
+
+def guarded(func: F) -> F:
+    """Turn leakmon errors into one clear line and the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
+        logging.basicConfig(
+            level=logging.DEBUG if debug else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            if debug:
+                raise
+            for problem in exc.problems:
+                click.echo(f"config error: {report.clean(problem, 500)}", err=True)
+            sys.exit(2)
+        except LeakmonError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {report.clean(str(exc), 500)}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load(config_path: Path | None) -> Config:
+    from monitor.extract import ENGINES
+
+    return load_config(config_path or default_config_path(), engines=ENGINES)
+
+
+def engines_for(sources: Sequence[Source]) -> dict[str, Any]:
+    """Build every source's extractor up front; a bad selector is a config error."""
+    from monitor.extract import get_engine
+
+    engines: dict[str, Any] = {}
+    problems: list[str] = []
+    for index, source in enumerate(sources):
+        try:
+            engines[source.name] = get_engine(source)
+        except ExtractError as exc:
+            problems.append(f"source[{index}] ({source.name}): {exc}")
+    if problems:
+        raise ConfigError(problems)
+    return engines
+
+
+def open_store(db_path: Path | None, config: Config | None) -> Any:
+    from monitor.store import Store
+
+    path = db_path or (config.db_path if config else None) or default_db_path()
+    return Store.open(path)
+
+
+def store_only(config_path: Path | None, db_path: Path | None) -> Any:
+    """Open the store for a read command; the config only matters for its [storage]."""
+    if db_path is None:
+        path = config_path or default_config_path()
+        if config_path is not None or path.exists():
+            return open_store(None, load(path))
+    return open_store(db_path, None)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """'90m', '2h', '7d', '1w' ago, or an ISO date/time."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if text[:-1].isdigit() and text[-1] in units:
+        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("use a duration like 2h or 7d, or an ISO date") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def echo_json(rows: Any) -> None:
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+
+
+# ------------------------------------------------------------------ commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="leakmon")
+def main() -> None:
+    """leakmon: watch dark-web leak markets through Tor and track every listing's life."""
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@common_options
+@guarded
+def config_check(config_path: Path | None, db_path: Path | None) -> None:
+    """Validate sources.toml; list every problem with its path (exit 2)."""
+    config = load(config_path)
+    engines_for(config.sources)
+    click.echo(
+        f"{config.path}: ok ({len(config.sources)} sources, {len(config.rules)} rules, "
+        f"{len(config.targets)} notify targets)"
+    )
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--once", is_flag=True, help="Crawl each source once and exit.")
+@common_options
+@guarded
+def crawl(
+    config_path: Path | None, db_path: Path | None, names: tuple[str, ...], once: bool
+) -> None:
+    """Crawl the sources (all enabled ones, or NAMES) and deliver alerts.
+
+    Without --once, keeps crawling each source every `every` until interrupted.
+    """
+    from monitor.runtime import run_crawls
+
+    config = load(config_path)
+    sources = select_sources(config, names)
+    engines = engines_for(sources)
+    with open_store(db_path, config) as store:
+        failed = asyncio.run(run_crawls(config, store, sources, engines, once=once))
+    if failed:
+        sys.exit(1)
+
+
+def select_sources(config: Config, names: Sequence[str]) -> tuple[Source, ...]:
+    if not names:
+        return tuple(s for s in config.sources if s.enabled)
+    known = {s.name for s in config.sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown source {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return tuple(config.source(n) for n in names)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "source_name", help="Use this configured source's engine and selectors.")
+@click.option("--engine", "engine_name", help="Use this engine's built-in profile.")
+@click.option("--url", "page_url", help="The page's URL, to resolve relative links.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@common_options
+@guarded
+def extract(
+    config_path: Path | None,
+    db_path: Path | None,
+    file: Path,
+    source_name: str | None,
+    engine_name: str | None,
+    page_url: str | None,
+    as_json: bool,
+) -> None:
+    """Run an extractor on a saved page (offline), to tune selectors."""
+    from monitor.fetch import decode_body
+
+    if bool(source_name) == bool(engine_name):
+        raise click.UsageError("give exactly one of --source NAME or --engine NAME")
+    if source_name:
+        source = select_sources(load(config_path), [source_name])[0]
+    else:
+        source = Source(
+            name="extract", url=page_url or "http://localhost/", engine=str(engine_name), every=3600
+        )
+    engine = engines_for([source])[source.name]
+    html = decode_body(file.read_bytes(), "")
+    result = engine.extract(html, page_url or source.url)
+    rows = [listing_dict(li) for li in result.listings]
+    if as_json:
+        echo_json(rows)
+        return
+    body = [
+        [
+            report.clean(r["external_id"], 30),
+            report.clean(r["seller"] or "-", 20),
+            report.fmt_records(r["records"]),
+            report.clean(r["price_raw"] or "-", 30),
+            report.clean(r["title"], 60),
+        ]
+        for r in rows
+    ]
+    click.echo(report.table(body, ["id", "seller", "records", "price", "title"]))
+    click.echo(f"{len(rows)} listings; next page: {report.clean(result.next_url or '-')}")
+
+
+def listing_dict(listing: Any) -> dict[str, Any]:
+    return {
+        "external_id": listing.external_id,
+        "url": listing.url,
+        "title": listing.title,
+        "seller": listing.seller,
+        "records": listing.records.count if listing.records else None,
+        "price_raw": listing.price.raw if listing.price else None,
+        "price_amount": listing.price.amount if listing.price else None,
+        "price_currency": listing.price.currency if listing.price else None,
+        "posted_at": listing.posted_at.isoformat() if listing.posted_at else None,
+    }
+
+
+@main.command()
+@click.option("--source", "source_name", help="Only this source.")
+@click.option("--state", type=click.Choice(["active", "missing", "aged_out", "deleted"]))
+@click.option("--search", help="Full-text search in title and seller.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@common_options
+@guarded
+def listings(
+    config_path: Path | None,
+    db_path: Path | None,
+    source_name: str | None,
+    state: str | None,
+    search: str | None,
+    as_json: bool,
+) -> None:
+    """List stored listings, newest first."""
+    with store_only(config_path, db_path) as store:
+        rows = store.listings(source=source_name, state=state, search=search)
+    if as_json:
+        echo_json(rows)
+    else:
+        click.echo(report.listings_table(rows) if rows else "no listings")
+
+
+@main.command()
+@click.argument("listing_id")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@common_options
+@guarded
+def show(config_path: Path | None, db_path: Path | None, listing_id: str, as_json: bool) -> None:
+    """Show one listing: its fields, every change and its timeline."""
+    with store_only(config_path, db_path) as store:
+        row = store.listing(listing_id)
+        if row is None:
+            click.echo(f"error: no listing {report.clean(listing_id)!r}", err=True)
+            sys.exit(1)
+        events = store.events(listing_id=row["id"])
+        observations = store.observations(row["id"])
+    if as_json:
+        echo_json({**row, "events": events, "observations": observations})
+        return
+    click.echo(report.listing_detail(row))
+    click.echo("timeline:")
+    click.echo(report.timeline(events))
+
+
+@main.command()
+@click.option("--since", help="Only events newer than this: 2h, 7d, or an ISO date.")
+@click.option("--source", "source_name", help="Only this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@common_options
+@guarded
+def events(
+    config_path: Path | None,
+    db_path: Path | None,
+    since: str | None,
+    source_name: str | None,
+    as_json: bool,
+) -> None:
+    """List lifecycle and source events, oldest first."""
+    with store_only(config_path, db_path) as store:
+        rows = store.events(since=parse_since(since), source=source_name)
+    if as_json:
+        echo_json(rows)
+    else:
+        click.echo(report.events_table(rows) if rows else "no events")
+
+
+@main.command()
+@click.option("--cycles", type=click.IntRange(1, 100), default=None, help="Story steps to run.")
+@click.option(
+    "--interval", type=float, default=1.0, show_default=True, help="Seconds between cycles."
+)
+@common_options
+@guarded
+def demo(
+    config_path: Path | None, db_path: Path | None, cycles: int | None, interval: float
+) -> None:
+    """Run the embedded demo world: a fixture forum and shop behind a local SOCKS relay.
+
+    Uses the demo's own config unless --config names another (whose [tor] socks is
+    replaced by the demo relay). Starts from an empty database every run.
+    """
+    from monitor.demo.runner import run_demo
+
+    asyncio.run(
+        run_demo(
+            db_path, config_path=config_path, cycles=cycles, interval=interval, echo=click.echo
+        )
+    )

@@ -1,0 +1,100 @@
+"""Posting dates as forums print them, parsed to aware UTC datetimes. Pure.
+
+Understood: ISO-8601 (``2026-06-30T14:02:00Z``, ``2026-06-30 14:02``), MyBB/US
+``06-30-2026, 02:02 PM`` and ``06/30/2026`` (day first when the first number is
+above 12), dotted day-first ``30.06.2026 14:02``, month names in English and
+Russian (``Tue Jun 30, 2026 2:02 pm``, ``30 June 2026``, ``30 июня 2026``) and Unix
+timestamps (XenForo ``data-time``). Times without an offset are taken as UTC.
+Relative dates ("Today", "2 hours ago") need the crawl time and give None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+_TIME = r"(?:,?\s*(?:at\s+|в\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp]\.?[Mm]\.?)?)?"
+_ISO = re.compile(
+    r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?)?(?!\d)"
+)
+_NUMERIC = re.compile(r"(?<!\d)(\d{1,2})([-/.])(\d{1,2})\2(\d{4})(?!\d)" + _TIME)
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+    "янв": 1, "фев": 2, "мар": 3, "апр": 4, "мая": 5, "май": 5, "июн": 6,
+    "июл": 7, "авг": 8, "сен": 9, "окт": 10, "ноя": 11, "дек": 12,
+}  # fmt: skip
+_MONTH = (
+    r"\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+    r"|янв(?:аря|арь)?|фев(?:раля|раль)?|мар(?:та|т)?|апр(?:еля|ель)?|ма[яй]|июн[яь]?"
+    r"|июл[яь]?|авг(?:уста|уст)?|сен(?:тября|тябрь)?|окт(?:ября|ябрь)?|ноя(?:бря|брь)?"
+    r"|дек(?:абря|абрь)?)(?![a-zа-я])\.?"
+)
+_MONTH_FIRST = re.compile(
+    _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?!\d)" + _TIME, re.IGNORECASE
+)
+_DAY_FIRST = re.compile(
+    r"(?<!\d)(\d{1,2})\s+" + _MONTH + r",?\s+(\d{4})(?:\s*г\.?)?(?!\d)" + _TIME, re.IGNORECASE
+)
+_EPOCH = re.compile(r"\s*(\d{9,10})\s*")
+_EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01
+
+
+def parse_posted(text: str) -> datetime | None:
+    """The first recognisable absolute date (and time) in `text`, in UTC, else None."""
+    text = text[:200]
+    if match := _EPOCH.fullmatch(text):
+        seconds = int(match[1])
+        if _EPOCH_MIN <= seconds < _EPOCH_MAX:
+            return datetime.fromtimestamp(seconds, UTC)
+        return None
+    if match := _ISO.search(text):
+        year, month, day, hour, minute, second, offset = match.groups()
+        return _build(int(year), int(month), int(day), hour, minute, second, None, offset)
+    if match := _NUMERIC.search(text):
+        first, sep, second_num, year, hour, minute, second, ampm = match.groups()
+        a, b = int(first), int(second_num)
+        month, day = (b, a) if sep == "." or a > 12 else (a, b)
+        return _build(int(year), month, day, hour, minute, second, ampm, None)
+    if match := _MONTH_FIRST.search(text):
+        month_name, day, year, hour, minute, second, ampm = match.groups()
+        month = _MONTHS[month_name[:3].lower()]
+        return _build(int(year), month, int(day), hour, minute, second, ampm, None)
+    if match := _DAY_FIRST.search(text):
+        day, month_name, year, hour, minute, second, ampm = match.groups()
+        month = _MONTHS[month_name[:3].lower()]
+        return _build(int(year), month, int(day), hour, minute, second, ampm, None)
+    return None
+
+
+def _build(
+    year: int,
+    month: int,
+    day: int,
+    hour: str | None,
+    minute: str | None,
+    second: str | None,
+    ampm: str | None,
+    offset: str | None,
+) -> datetime | None:
+    """An aware UTC datetime from parsed parts; None when they name no real moment."""
+    h = int(hour) if hour else 0
+    if ampm:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if ampm[0] in "Pp" else 0)
+    tz = UTC
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        if delta >= timedelta(hours=24):
+            return None
+        tz = timezone(sign * delta)
+    try:
+        moment = datetime(year, month, day, h, int(minute or 0), int(second or 0), tzinfo=tz)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC)

@@ -1,0 +1,280 @@
+"""Pure: events x rules x targets -> alerts (with their plain-text title and body).
+
+Matching works on a normalised text (NFKC, casefold, format characters such as
+zero-width spaces removed, whitespace collapsed) so ``Sh\\u200banghai`` or fullwidth
+letters cannot slip past a keyword. Keywords match whole words (a multi-word keyword
+as a phrase); keywords containing CJK characters match as substrings.
+
+Alert bodies are ``Label: value`` lines: the label is always ours, the value is
+page-derived text, sanitised and single-line. ``notify.render`` relies on this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.models import Alert, Event, EventKind, Listing, NotifyTarget, Price, Records, Rule
+
+FIELD_LIMIT = 300  # characters per page-derived field in an alert
+_TITLE_PART_LIMIT = 150  # the listing title inside an alert title
+_VALUE_LIMIT = 100  # one before/after value of a change
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+_CJK = re.compile(
+    r"[\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
+    r"\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+_LABEL = re.compile(r"[A-Za-z][A-Za-z ]*")
+
+
+def clean(text: object, limit: int = FIELD_LIMIT) -> str:
+    """Make hostile text safe to display on one line.
+
+    Control characters (C0, C1, line/paragraph separators) become spaces; bidi
+    controls and zero-width characters are removed; whitespace is collapsed; the
+    result is cut to `limit` characters (ending in "…" when cut).
+    """
+    s = _INVISIBLE.sub("", _CONTROL.sub(" ", str(text)))
+    s = _SPACES.sub(" ", s).strip()
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
+def normalize(text: str) -> str:
+    """Matching form of `text`: NFKC, casefold, no format characters, single spaces."""
+    s = unicodedata.normalize("NFKC", text)
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf")
+    s = unicodedata.normalize("NFKC", s.casefold())
+    return _SPACES.sub(" ", s).strip()
+
+
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    escaped = re.escape(keyword)
+    if _CJK.search(keyword):
+        return re.compile(escaped)
+    return re.compile(rf"(?<!\w){escaped}(?!\w)")
+
+
+def _patterns(keywords: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    normalised = (normalize(k) for k in keywords)
+    return tuple(_keyword_pattern(k) for k in dict.fromkeys(normalised) if k)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule with its keywords compiled; build with `compile_rule`."""
+
+    rule: Rule
+    any: tuple[re.Pattern[str], ...]
+    all: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...]
+    sellers: frozenset[str]
+
+    def matches_event(self, event: Event) -> bool:
+        """The event's kind is one the rule wants (PRICE_DROP: a CHANGED price drop)."""
+        if event.kind in self.rule.events:
+            return True
+        return (
+            event.kind is EventKind.CHANGED
+            and EventKind.PRICE_DROP in self.rule.events
+            and event.details.get("price_drop") is True
+        )
+
+    def matches_listing(self, listing: Listing) -> bool:
+        """Source, seller, record count and keywords all agree with the rule."""
+        rule = self.rule
+        if rule.sources and listing.source not in rule.sources:
+            return False
+        if self.sellers and normalize(listing.seller or "") not in self.sellers:
+            return False
+        if rule.min_records is not None and (
+            listing.records is None or listing.records.count < rule.min_records
+        ):
+            return False
+        text = normalize(f"{listing.title} {listing.seller or ''}")
+        if self.any and not any(p.search(text) for p in self.any):
+            return False
+        if not all(p.search(text) for p in self.all):
+            return False
+        return not any(p.search(text) for p in self.exclude)
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    """Compile a rule's keywords and sellers once for many events."""
+    return CompiledRule(
+        rule=rule,
+        any=_patterns(rule.any),
+        all=_patterns(rule.all),
+        exclude=_patterns(rule.exclude),
+        sellers=frozenset(normalize(s) for s in rule.sellers if normalize(s)),
+    )
+
+
+def alert_id(event_id: str, rule: str, target: str) -> str:
+    """Deterministic outbox key of one (event, rule, target)."""
+    return hashlib.sha256(f"{event_id}|{rule}|{target}".encode()).hexdigest()[:20]
+
+
+def _target_names(rule: Rule, targets: Sequence[NotifyTarget]) -> tuple[str, ...]:
+    # A rule naming a target that is not configured still gets its alert: the
+    # dispatcher fails it visibly ("no longer configured") instead of dropping it.
+    names = rule.targets or tuple(t.name for t in targets)
+    return tuple(dict.fromkeys(names))
+
+
+def alerts_for(
+    events: Sequence[Event],
+    listings: Mapping[str, Listing],
+    rules: Sequence[Rule],
+    targets: Sequence[NotifyTarget],
+    now: datetime,
+) -> tuple[Alert, ...]:
+    """One pending Alert per (listing event, matching rule, rule target).
+
+    Events without a listing in `listings` (source events) raise no rule alerts.
+    A rule without targets fans out to every configured target. Ids are
+    deterministic, so re-running on the same events yields the same alerts.
+    """
+    compiled = [compile_rule(r) for r in rules]
+    alerts: dict[str, Alert] = {}
+    for event in events:
+        listing = listings.get(event.listing_id) if event.listing_id else None
+        if listing is None:
+            continue
+        for cr in compiled:
+            if not (cr.matches_event(event) and cr.matches_listing(listing)):
+                continue
+            title, body = describe(event, listing, cr.rule)
+            for target in _target_names(cr.rule, targets):
+                aid = alert_id(event.id, cr.rule.name, target)
+                alerts.setdefault(
+                    aid,
+                    Alert(
+                        id=aid,
+                        event_id=event.id,
+                        rule=cr.rule.name,
+                        target=target,
+                        severity=cr.rule.severity,
+                        title=title,
+                        body=body,
+                        created=now,
+                    ),
+                )
+    return tuple(alerts.values())
+
+
+# ------------------------------------------------------------------ alert text
+
+
+def _when(value: object) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return clean(value, _VALUE_LIMIT)
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value  # naive: taken as UTC
+        return utc.strftime("%Y-%m-%d %H:%M UTC")
+    return "unknown" if value is None else clean(value, _VALUE_LIMIT)
+
+
+def _day(value: object) -> str:
+    return _when(value)[:10]
+
+
+def _records(records: Records | None) -> str:
+    if records is None:
+        return "unknown"
+    count = f"{records.count:,}"
+    raw = clean(records.raw, _VALUE_LIMIT)
+    return count if raw in ("", count, str(records.count)) else f"{count} ({raw})"
+
+
+def _price(price: Price | None) -> str:
+    if price is None:
+        return "unknown"
+    text = clean(price.raw) or f"{price.amount or ''} {price.currency or ''}".strip()
+    if price.usd is not None and price.currency != "USD":
+        text += f" (≈ ${price.usd:,.0f})"
+    return text
+
+
+def _value(value: Any) -> str:
+    """One before/after value of a change (lifecycle gives text, raw price text or a
+    record count), as short plain text."""
+    if value is None:
+        return "none"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return clean(value, _VALUE_LIMIT)
+
+
+def _changes(details: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, before, after) from details["changes"], a list of
+    {"field", "before", "after"} mappings."""
+    return [
+        (clean(ch["field"], 40), _value(ch.get("before")), _value(ch.get("after")))
+        for ch in details.get("changes") or ()
+        if isinstance(ch, Mapping) and ch.get("field")
+    ]
+
+
+def _change_label(field_name: str) -> str:
+    label = field_name.replace("_", " ")
+    return f"Changed {label}" if _LABEL.fullmatch(label) else "Changed field"
+
+
+def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
+    """Plain-text (title, body) of an alert; every page-derived string is cleaned."""
+    d = event.details
+    name = f"{clean(listing.title, _TITLE_PART_LIMIT)} ({clean(listing.source, 60)})"
+    suffix = ""
+    extra: list[tuple[str, str]] = []
+    if event.kind is EventKind.CHANGED:
+        changes = _changes(d)
+        summary = "; ".join(
+            "title changed" if f == "title" else f"{f.replace('_', ' ')} {b} → {a}"
+            for f, b, a in changes
+        )
+        suffix = f": {summary}" if summary else ""
+        extra = [(_change_label(f), f"{b} → {a}") for f, b, a in changes]
+        if d.get("price_drop") is True:
+            extra.append(("Price drop", "yes"))
+    elif event.kind is EventKind.DELETED:
+        suffix = f", seen {_day(d.get('first_seen'))} to {_day(d.get('last_seen'))}"
+        extra = [
+            ("First seen", _when(d.get("first_seen"))),
+            ("Last seen", _when(d.get("last_seen"))),
+        ]
+    elif event.kind is EventKind.RESTORED and d.get("deleted_at"):
+        extra = [("Deleted at", _when(d.get("deleted_at")))]
+    elif event.kind is EventKind.REPOSTED:
+        orig_title = clean(d.get("original_title") or "unknown", _TITLE_PART_LIMIT)
+        orig_source = clean(d.get("original_source") or "unknown", 60)
+        suffix = f" (first seen as {orig_title} on {orig_source})"
+        extra = [("Original", orig_title), ("Original source", orig_source)]
+        if d.get("original_seller"):
+            extra.append(("Original seller", clean(d["original_seller"])))
+        if d.get("original_id"):
+            extra.append(("Original listing", clean(d["original_id"])))
+    title = clean(f"[{rule.severity}] {event.kind.value}: {name}{suffix}", FIELD_LIMIT)
+    lines = [
+        ("Seller", clean(listing.seller) if listing.seller else "unknown"),
+        ("Records", _records(listing.records)),
+        ("Price", _price(listing.price)),
+        ("Source", clean(listing.source)),
+        ("URL", clean(listing.url)),
+        ("Rule", clean(rule.name)),
+        ("Detected", _when(event.at)),
+    ]
+    if listing.posted_at is not None:
+        lines.append(("Posted", _when(listing.posted_at)))
+    body = "\n".join(f"{label}: {value}" for label, value in [*lines, *extra])
+    return title, body

@@ -1,0 +1,348 @@
+"""`Store`: the SQLite database of sources, crawls, listings, their history and
+the alert outbox. The only place with SQL (with `schema` and `queries`).
+
+Every sqlite error leaves as a `StoreError` naming the file and what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlite_utils import Database
+
+from monitor.errors import StoreError
+from monitor.models import (
+    Alert,
+    AlertStatus,
+    CrawlDiff,
+    CrawlOutcome,
+    EventKind,
+    Listing,
+    Source,
+    SourceState,
+    StoredListing,
+)
+from monitor.store import queries
+from monitor.store.convert import (
+    ALERT_COLUMNS,
+    CRAWL_COLUMNS,
+    EVENT_COLUMNS,
+    LISTING_COLUMNS,
+    Row,
+    alert_from_row,
+    alert_row,
+    crawl_row,
+    event_row,
+    listing_row,
+    opt_ts,
+    stored_listing,
+    ts,
+)
+from monitor.store.schema import migrate
+
+_SOURCE_STATE = {
+    CrawlOutcome.COMPLETE: SourceState.OK,
+    CrawlOutcome.PARTIAL: SourceState.OK,
+    CrawlOutcome.BLOCKED: SourceState.BLOCKED,
+    CrawlOutcome.FAILED: SourceState.FAILING,
+}
+
+
+def _insert(table: str, columns: Sequence[str], tail: str = "") -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values}) {tail}"
+
+
+_UPSERT_LISTING = _insert(
+    "listings",
+    LISTING_COLUMNS,
+    "ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in LISTING_COLUMNS if c != "id"),
+)
+_INSERT_ALERT = _insert("alerts", ALERT_COLUMNS, "ON CONFLICT(event_id, rule, target) DO NOTHING")
+_INSERT_CRAWL = _insert("crawls", CRAWL_COLUMNS)
+_INSERT_EVENT = _insert("events", EVENT_COLUMNS)
+_INSERT_OBSERVATION = (
+    'INSERT INTO observations (listing_id, crawl_id, at, field, "before", "after") '
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    hints = (
+        ("not a database", "not an SQLite database"),
+        ("readonly", "the database is read-only"),
+        ("locked", "the database is locked by another process"),
+        ("unable to open", "the database file cannot be opened"),
+        ("FOREIGN KEY", "a row refers to a missing row"),
+    )
+    for needle, hint in hints:
+        if needle in text:
+            return f"{hint} ({text})"
+    return text
+
+
+class Store:
+    """An open leakmon database. Use `Store.open(path)`; close it (or `with`)."""
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, busy_timeout: float = 5.0) -> Store:
+        """Open or create the database: parent dirs (0700), file mode 0600 from the
+        first byte, WAL, foreign keys, busy timeout, pending migrations."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise StoreError(f"database {path}: cannot create or open: {exc}") from exc
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout)
+            db = Database(conn)
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.enable_wal()
+            migrate(db)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreError(f"database {path}: cannot open: {_explain(exc)}") from exc
+        except StoreError as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreError(f"database {path}: {exc}") from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: cannot {doing}: {_explain(exc)}") from exc
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        return list(self.db.query(sql, params))
+
+    # ------------------------------------------------------------ crawl input
+
+    def sync_sources(self, sources: Sequence[Source]) -> None:
+        """Insert configured sources and update their url and engine; never deletes
+        (a source removed from the config keeps its history)."""
+        rows = [{"name": s.name, "url": s.url, "engine": s.engine} for s in sources]
+        sql = _insert("sources", ("name", "url", "engine")) + (
+            "ON CONFLICT(name) DO UPDATE SET url = excluded.url, engine = excluded.engine"
+        )
+        with self._errors("sync sources"), self.db.atomic():
+            self.db.conn.executemany(sql, rows)
+
+    def known_listings(self, source: str) -> dict[str, StoredListing]:
+        """Every stored listing of `source`, in any state, keyed by listing id."""
+        with self._errors("read listings"):
+            rows = self._rows("SELECT * FROM listings WHERE source = ?", [source])
+        return {row["id"]: stored_listing(row) for row in rows}
+
+    def repost_candidates(
+        self,
+        listings: Sequence[Listing],
+        *,
+        fingerprints: Iterable[str] = (),
+        limit: int = 500,
+    ) -> list[StoredListing]:
+        """Stored listings of any source with a record count of one of `listings`, or
+        one of `fingerprints` (`lifecycle.fingerprint` of them); fingerprint matches
+        first, then most recently seen; at most `limit`."""
+        counts = sorted({li.records.count for li in listings if li.records is not None})
+        prints = sorted(set(fingerprints))
+        if not counts and not prints:
+            return []
+        sql = """
+            SELECT * FROM listings
+            WHERE records IN (SELECT value FROM json_each(:counts))
+               OR fingerprint IN (SELECT value FROM json_each(:prints))
+            ORDER BY fingerprint IN (SELECT value FROM json_each(:prints)) DESC,
+                     last_seen DESC, id
+            LIMIT :limit
+        """
+        params = {"counts": json.dumps(counts), "prints": json.dumps(prints), "limit": limit}
+        with self._errors("read repost candidates"):
+            rows = self._rows(sql, params)
+        return [stored_listing(row) for row in rows]
+
+    def recent_complete_counts(self, source: str, limit: int = 5) -> list[int]:
+        """Listing counts of the source's latest complete crawls, newest first.
+
+        Crawls that raised `layout_changed` are left out: an implausible crawl must
+        not become the yardstick that makes the next one look plausible.
+        """
+        sql = """
+            SELECT listings_seen FROM crawls
+            WHERE source = :source AND outcome = 'complete'
+              AND NOT EXISTS (SELECT 1 FROM events
+                              WHERE events.crawl_id = crawls.id AND kind = :layout)
+            ORDER BY finished DESC, rowid DESC LIMIT :limit
+        """
+        params = {"source": source, "layout": EventKind.LAYOUT_CHANGED.value, "limit": limit}
+        with self._errors("read crawls"):
+            return [row["listings_seen"] for row in self._rows(sql, params)]
+
+    def has_complete_crawl(self, source: str) -> bool:
+        sql = "SELECT 1 FROM crawls WHERE source = ? AND outcome = 'complete' LIMIT 1"
+        with self._errors("read crawls"):
+            return bool(self._rows(sql, [source]))
+
+    # ------------------------------------------------------------ crawl output
+
+    def apply(self, diff: CrawlDiff, alerts: Sequence[Alert]) -> None:
+        """Write one crawl in one transaction: the crawl row, listing rows, the
+        `last_seen` of touched listings (one UPDATE), observations, events, alerts
+        (an existing (event, rule, target) is kept) and the source's health.
+        All or nothing. The source must exist (`sync_sources`)."""
+        crawl = diff.crawl
+        at = ts(crawl.finished)
+        observations = [
+            (listing_id, crawl.id, at, c.field, c.before, c.after)
+            for listing_id, changes in diff.changes.items()
+            for c in changes
+        ]
+        layout = any(e.kind is EventKind.LAYOUT_CHANGED for e in diff.events)
+        state = SourceState.LAYOUT_CHANGED if layout else _SOURCE_STATE[crawl.outcome]
+        healthy = crawl.outcome in (CrawlOutcome.COMPLETE, CrawlOutcome.PARTIAL)
+        source = {
+            "name": crawl.source,
+            "finished": at,
+            "ok": at if crawl.outcome is CrawlOutcome.COMPLETE else None,
+            "healthy": healthy,
+            "state": state.value,
+        }
+        with self._errors("apply a crawl"):
+            if not self._rows("SELECT 1 FROM sources WHERE name = ?", [crawl.source]):
+                raise StoreError(
+                    f"database {self.path}: unknown source {crawl.source!r}; "
+                    "sync_sources() must come first"
+                )
+            with self.db.atomic():
+                conn = self.db.conn
+                conn.execute(_INSERT_CRAWL, crawl_row(crawl))
+                conn.executemany(_UPSERT_LISTING, [listing_row(s) for s in diff.writes])
+                if diff.touched:
+                    conn.execute(
+                        "UPDATE listings SET last_seen = max(last_seen, ?) "
+                        "WHERE id IN (SELECT value FROM json_each(?))",
+                        (at, json.dumps(list(diff.touched))),
+                    )
+                conn.executemany(_INSERT_OBSERVATION, observations)
+                conn.executemany(_INSERT_EVENT, [event_row(e) for e in diff.events])
+                conn.executemany(_INSERT_ALERT, [alert_row(a) for a in alerts])
+                conn.execute(
+                    """
+                    UPDATE sources SET
+                        last_crawl = :finished,
+                        last_ok = coalesce(:ok, last_ok),
+                        failure_streak = CASE WHEN :healthy THEN 0 ELSE failure_streak + 1 END,
+                        state = :state
+                    WHERE name = :name
+                    """,
+                    source,
+                )
+
+    # ------------------------------------------------------------------ outbox
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[Alert]:
+        """Pending alerts whose next attempt is due, oldest first."""
+        sql = """
+            SELECT * FROM alerts
+            WHERE status = 'pending' AND (next_attempt IS NULL OR next_attempt <= ?)
+            ORDER BY created, rowid LIMIT ?
+        """
+        with self._errors("read the outbox"):
+            return [alert_from_row(row) for row in self._rows(sql, [ts(now), limit])]
+
+    def _update_alert(self, alert_id: str, sql: str, params: dict[str, Any]) -> None:
+        with self._errors("update an alert"):
+            cursor = self.db.execute(sql, {**params, "id": alert_id})
+        if cursor.rowcount == 0:
+            raise StoreError(f"database {self.path}: no alert {alert_id!r}")
+
+    def mark_sent(self, alert_id: str, at: datetime) -> None:
+        """The alert was delivered (this attempt counts in `attempts`)."""
+        self._update_alert(
+            alert_id,
+            "UPDATE alerts SET status = :status, sent_at = :at, attempts = attempts + 1, "
+            "next_attempt = NULL WHERE id = :id",
+            {"status": AlertStatus.SENT.value, "at": ts(at)},
+        )
+
+    def mark_attempt_failed(self, alert_id: str, error: str, next_attempt: datetime | None) -> None:
+        """A delivery attempt failed: retry at `next_attempt`, or give up (None)."""
+        status = AlertStatus.PENDING if next_attempt is not None else AlertStatus.FAILED
+        self._update_alert(
+            alert_id,
+            "UPDATE alerts SET status = :status, attempts = attempts + 1, "
+            "last_error = :error, next_attempt = :next WHERE id = :id",
+            {"status": status.value, "error": error, "next": opt_ts(next_attempt)},
+        )
+
+    # ------------------------------------------------------- CLI queries (dicts)
+
+    def alerts(self, status: AlertStatus | None = None) -> list[Row]:
+        with self._errors("read the outbox"):
+            return queries.alerts(self.db, status)
+
+    def listings(
+        self, source: str | None = None, state: str | None = None, search: str | None = None
+    ) -> list[Row]:
+        with self._errors("read listings"):
+            return queries.listings(self.db, source, state, search)
+
+    def listing(self, listing_id: str) -> Row | None:
+        with self._errors("read a listing"):
+            return queries.listing(self.db, listing_id)
+
+    def events(
+        self,
+        since: datetime | None = None,
+        listing_id: str | None = None,
+        source: str | None = None,
+    ) -> list[Row]:
+        with self._errors("read events"):
+            return queries.events(self.db, since, listing_id, source)
+
+    def observations(self, listing_id: str) -> list[Row]:
+        with self._errors("read observations"):
+            return queries.observations(self.db, listing_id)
+
+    def crawls(self, source: str | None = None, limit: int = 20) -> list[Row]:
+        with self._errors("read crawls"):
+            return queries.crawls(self.db, source, limit)
+
+    def sources(self) -> list[Row]:
+        with self._errors("read sources"):
+            return queries.sources(self.db)

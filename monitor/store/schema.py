@@ -1,0 +1,153 @@
+"""Numbered schema migrations (sqlite-utils `Migrations`, set "leakmon").
+
+Each migration runs in its own transaction together with its record in
+`_sqlite_migrations`; `migrate()` applies the pending ones and refuses a database
+written by a newer leakmon. Never `transform()` `listings` without recreating the
+FTS triggers afterwards: `transform()` drops them.
+
+Timestamps are ISO-8601 UTC strings of one fixed width, so that comparing them as
+text orders them in time.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from monitor.errors import StoreError
+
+MIGRATIONS = Migrations("leakmon")
+# Every migration registered below, in order (checked against MIGRATIONS by a test).
+MIGRATION_NAMES = ("0001_schema",)
+
+_SCHEMA = """
+CREATE TABLE sources (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'ok'
+        CHECK (state IN ('ok', 'failing', 'blocked', 'layout_changed')),
+    failure_streak INTEGER NOT NULL DEFAULT 0,
+    last_ok TEXT,
+    last_crawl TEXT
+);
+
+CREATE TABLE crawls (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL REFERENCES sources(name),
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('complete', 'partial', 'blocked', 'failed')),
+    pages INTEGER NOT NULL,
+    wire_bytes INTEGER NOT NULL,
+    listings_seen INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX crawls_source_finished ON crawls(source, finished);
+
+CREATE TABLE listings (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL REFERENCES sources(name),
+    external_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    seller TEXT,
+    records INTEGER,
+    records_raw TEXT,
+    price_amount REAL,
+    price_currency TEXT,
+    price_usd REAL,
+    price_raw TEXT,
+    price_negotiable INTEGER NOT NULL DEFAULT 0,
+    posted_at TEXT,
+    posted_raw TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'missing', 'aged_out', 'deleted')),
+    missing_streak INTEGER NOT NULL DEFAULT 0,
+    deleted_at TEXT,
+    fingerprint TEXT,
+    cluster TEXT,
+    UNIQUE (source, external_id)
+);
+CREATE INDEX listings_source_state ON listings(source, state);
+CREATE INDEX listings_last_seen ON listings(last_seen);
+CREATE INDEX listings_records ON listings(records);
+CREATE INDEX listings_fingerprint ON listings(fingerprint);
+CREATE INDEX listings_cluster ON listings(cluster);
+
+-- "before"/"after" have no declared type: they keep ints as ints and text as text.
+CREATE TABLE observations (
+    id INTEGER PRIMARY KEY,
+    listing_id TEXT NOT NULL REFERENCES listings(id),
+    crawl_id TEXT NOT NULL REFERENCES crawls(id),
+    at TEXT NOT NULL,
+    field TEXT NOT NULL,
+    "before",
+    "after"
+);
+CREATE INDEX observations_listing ON observations(listing_id, at);
+CREATE INDEX observations_crawl ON observations(crawl_id);
+
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL REFERENCES sources(name),
+    listing_id TEXT REFERENCES listings(id),
+    crawl_id TEXT NOT NULL REFERENCES crawls(id),
+    at TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))
+);
+CREATE INDEX events_at ON events(at);
+CREATE INDEX events_listing ON events(listing_id, at);
+CREATE INDEX events_source ON events(source, at);
+CREATE INDEX events_crawl ON events(crawl_id, kind);
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events(id),
+    rule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    last_error TEXT,
+    sent_at TEXT,
+    UNIQUE (event_id, rule, target)
+);
+CREATE INDEX alerts_due ON alerts(status, next_attempt);
+"""
+
+# sqlite-utils' update trigger fires on every UPDATE, so a quiet crawl's `last_seen`
+# bump would rewrite the FTS index; this one fires only when an indexed column is set.
+_FTS_UPDATE_TRIGGER = """
+DROP TRIGGER listings_au;
+CREATE TRIGGER listings_au AFTER UPDATE OF title, seller ON listings BEGIN
+  INSERT INTO listings_fts (listings_fts, rowid, title, seller)
+    VALUES ('delete', old.rowid, old.title, old.seller);
+  INSERT INTO listings_fts (rowid, title, seller) VALUES (new.rowid, new.title, new.seller);
+END;
+"""
+
+
+@MIGRATIONS(name="0001_schema")
+def schema_0001(db: Database) -> None:
+    """Tables, indexes and full-text search over listing title and seller."""
+    db.executescript(_SCHEMA)
+    db.table("listings").enable_fts(["title", "seller"], create_triggers=True)
+    db.executescript(_FTS_UPDATE_TRIGGER)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations; refuse a schema newer than this code knows."""
+    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in MIGRATION_NAMES]
+    if unknown:
+        raise StoreError(
+            f"the database has migrations this leakmon does not know ({', '.join(unknown)}); "
+            "it was written by a newer version"
+        )
+    MIGRATIONS.apply(db)

@@ -1,0 +1,562 @@
+"""monitor.config: sources.toml -> Config, every problem at once with its path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+from monitor.models import EventKind, Rule, Selectors, Source
+from monitor.units import parse_duration, parse_size
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "a" * 52 + "bcdd.onion"
+ONION = f"http://{HOST}/forumdisplay.php?fid=2"
+SOURCE_KEYS: dict[str, str] = {
+    "name": '"forum"',
+    "url": f'"{ONION}"',
+    "engine": '"css"',
+    "every": '"15m"',
+    "selectors": '{ item = "tr.row", title = "a.title", url = "a.title@href" }',
+}
+RULE = '[[rule]]\nname = "big"\nmin_records = 1000\n'
+NOTIFY = '[[notify]]\nname = "slack"\nurl = "slack://a/b/c"\n'
+
+
+def source(extra: str = "", **keys: str | None) -> str:
+    """A valid [[source]] table; `keys` replace its values (None drops the key)."""
+    lines = {**SOURCE_KEYS, **keys}
+    body = "".join(f"{key} = {value}\n" for key, value in lines.items() if value is not None)
+    return f"[[source]]\n{body}{extra}\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={} if env is None else env)
+    return info.value.problems
+
+
+# ------------------------------------------------------------------ happy paths
+
+
+def test_example_file_loads() -> None:
+    env = {
+        "TOR_CONTROL_PASSWORD": "tor-pw",
+        "SLACK_WEBHOOK_URL": "slack://T000/B000/XXXX/#leaks",
+        "SMTP_URL": "mailtos://soc:pw@smtp.example.org?to=soc@example.org",
+    }
+    config = load_config(REPO / "sources.toml", env=env)
+
+    assert config.path == REPO / "sources.toml"
+    assert config.tor.socks == "socks5h://127.0.0.1:9050"
+    assert config.tor.control == "127.0.0.1:9051"
+    assert config.tor.control_password == "tor-pw"
+    assert [s.name for s in config.sources] == ["exampleforum-databases", "exampleshop"]
+    forum, shop = config.sources
+    assert forum.every == 900 and shop.every == 3600
+    assert forum.max_pages == 3 and shop.max_pages == 5  # shop inherits [defaults]
+    assert shop.missing_after == 3 and shop.max_bytes == 2_000_000 and shop.timeout == 90
+    assert forum.selectors is not None and forum.selectors.id_pattern == r"tid=(\d+)"
+    assert forum.selectors.next == "a.pagination_next@href"
+    assert shop.selectors is not None and shop.selectors.price == "span.price"
+    assert "User-Agent" in forum.headers and forum.headers == shop.headers
+    assert [r.name for r in config.rules] == ["government-databases", "watched-sellers"]
+    assert config.rules[0].min_records == 1_000_000
+    assert EventKind.PRICE_DROP in config.rules[0].events
+    assert config.rules[1].sellers == ("ChinaDan",)
+    assert {t.name: t.url for t in config.targets} == {
+        "slack": env["SLACK_WEBHOOK_URL"],
+        "email": env["SMTP_URL"],
+        "console": "console://",
+    }
+    assert [t.format for t in config.targets] == ["slack", "html", "text"]
+
+
+def test_example_file_names_its_variables() -> None:
+    problems = problems_of(REPO / "sources.toml")
+    assert problems == [
+        "tor.control_password: environment variable TOR_CONTROL_PASSWORD is not set",
+        "notify[0].url: environment variable SLACK_WEBHOOK_URL is not set",
+        "notify[1].url: environment variable SMTP_URL is not set",
+    ]
+
+
+def test_minimal_config_gets_builtin_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, source()), env={})
+
+    assert config.tor.socks == "socks5h://127.0.0.1:9050"
+    assert config.tor.control is None and config.tor.control_password is None
+    assert config.db_path is None and config.rules == () and config.targets == ()
+    assert config.sources == (
+        Source(
+            name="forum",
+            url=ONION,
+            engine="css",
+            every=900.0,
+            selectors=Selectors(item="tr.row", title="a.title", url="a.title@href"),
+        ),
+    )
+
+
+def test_defaults_apply_unless_the_source_sets_them(tmp_path: Path) -> None:
+    text = (
+        "[defaults]\n"
+        'every = "2h"\nmax_pages = 7\nmissing_after = 2\ntimeout = "45s"\n'
+        'max_bytes = "1MiB"\nbaseline_alerts = true\n'
+        'headers = { "User-Agent" = "UA", Accept = "text/html" }\n'
+        + source(every=None, name='"inherits"')
+        + source(
+            "max_pages = 1\ntimeout = 10\nmax_bytes = 512\nbaseline_alerts = false\n"
+            'headers = { "user-agent" = "mine", "X-Extra" = "1" }\n',
+            name='"overrides"',
+            every='"1h30m"',
+        )
+    )
+    inherits, overrides = load_config(write(tmp_path, text), env={}).sources
+
+    assert inherits.every == 7200 and inherits.max_pages == 7 and inherits.missing_after == 2
+    assert inherits.timeout == 45 and inherits.max_bytes == 1_048_576
+    assert inherits.baseline_alerts is True
+    assert inherits.headers == {"User-Agent": "UA", "Accept": "text/html"}
+    assert overrides.every == 5400 and overrides.max_pages == 1 and overrides.missing_after == 2
+    assert overrides.timeout == 10 and overrides.max_bytes == 512
+    assert overrides.baseline_alerts is False
+    # header names compare case-insensitively: the source's user-agent replaces the default
+    assert overrides.headers == {"Accept": "text/html", "user-agent": "mine", "X-Extra": "1"}
+
+
+def test_rules_targets_and_other_engines(tmp_path: Path) -> None:
+    text = (
+        source()
+        + source(name='"board"', engine='"mybb"', selectors=None)
+        + '[[rule]]\nname = "police"\nany = ["police"]\nall = ["china", "db"]\n'
+        'exclude = ["fake"]\nsources = ["forum"]\nsellers = ["ChinaDan"]\nmin_records = 0\n'
+        'events = ["new", "price_drop"]\nseverity = "critical"\ntargets = ["slack"]\n'
+        + RULE
+        + NOTIFY
+    )
+    config = load_config(write(tmp_path, text), env={}, engines=("css", "mybb"))
+
+    assert config.source("board").selectors is None
+    assert config.rules == (
+        Rule(
+            name="police",
+            any=("police",),
+            all=("china", "db"),
+            exclude=("fake",),
+            sources=("forum",),
+            sellers=("ChinaDan",),
+            min_records=0,
+            events=(EventKind.NEW, EventKind.PRICE_DROP),
+            severity="critical",
+            targets=("slack",),
+        ),
+        Rule(name="big", min_records=1000),
+    )
+    assert config.targets[0].format == "text"
+
+
+def test_storage_path_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    conf_dir = tmp_path / "etc"
+    conf_dir.mkdir()
+    for raw, expected in [
+        ("state/leakmon.db", conf_dir / "state/leakmon.db"),
+        ("~/leakmon.db", tmp_path / "home/leakmon.db"),
+        ("/var/lib/leakmon/leakmon.db", Path("/var/lib/leakmon/leakmon.db")),
+    ]:
+        path = write(conf_dir, f'[storage]\npath = "{raw}"\n' + source())
+        assert load_config(path, env={}).db_path == expected
+
+
+def test_config_path_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, source())
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("sources.toml"), env={}).path == tmp_path.resolve() / "sources.toml"
+
+
+# ---------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1w", 604800),
+        ("1h30m", 5400),
+        ("1h 30m", 5400),
+        ("1d2h3m4s", 93784),
+        ("1.5h", 5400),
+        ("2H", 7200),
+        ("90", 90),
+        (90, 90),
+        (0.5, 0.5),
+    ],
+)
+def test_parse_duration(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "phrase"),
+    [
+        ("", "not a duration"),
+        ("5 parsecs", "not a duration"),
+        ("500ms", "not a duration"),
+        ("-5s", "not a duration"),
+        ("h", "not a duration"),
+        ("30m1h", "largest first"),
+        ("1h1h", "largest first"),
+        ("0s", "greater than zero"),
+        (0, "greater than zero"),
+        (-1, "greater than zero"),
+        (math.inf, "finite"),
+        (math.nan, "finite"),
+        (True, "not a duration"),
+        (None, "not a duration"),
+    ],
+)
+def test_parse_duration_rejects(value: object, phrase: str) -> None:
+    with pytest.raises(ValueError, match=phrase):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("5MB", 5_000_000),
+        ("512KB", 512_000),
+        ("512 KiB", 524_288),
+        ("1GiB", 2**30),
+        ("1gb", 10**9),
+        ("1.5MB", 1_500_000),
+        ("10B", 10),
+        ("1024", 1024),
+        (1024, 1024),
+    ],
+)
+def test_parse_size(value: object, size: int) -> None:
+    assert parse_size(value) == size
+
+
+@pytest.mark.parametrize(
+    ("value", "phrase"),
+    [
+        ("5XB", "not a size"),
+        ("", "not a size"),
+        ("MB", "not a size"),
+        ("-1MB", "not a size"),
+        (1.5, "not a size"),
+        (True, "not a size"),
+        (0, "greater than zero"),
+        ("0MB", "greater than zero"),
+        (-1, "greater than zero"),
+        ("0.1B", "at least 1 byte"),
+    ],
+)
+def test_parse_size_rejects(value: object, phrase: str) -> None:
+    with pytest.raises(ValueError, match=phrase):
+        parse_size(value)
+
+
+# ------------------------------------------------------------ environment
+
+
+def test_env_substitution(tmp_path: Path) -> None:
+    text = (
+        '[tor]\ncontrol = "127.0.0.1:9051"\ncontrol_password = "${TOR_PW}"\n'
+        + source(
+            'headers = { Authorization = "Bearer ${TOKEN}" }\n'
+            'cookies = { session = "${SESSION}" }\n'
+            'block_markers = ["costs $${PRICE}", "${A}${B}"]\n',
+            url='"http://${ONION_HOST}/f"',
+        )
+        + NOTIFY.replace('"slack://a/b/c"', '"${SLACK_URL}"')
+    )
+    env = {
+        "TOR_PW": "pw",
+        "TOKEN": "tok",
+        "SESSION": "sess",
+        "ONION_HOST": HOST,
+        "A": "x",
+        "B": "y",
+        "SLACK_URL": "slack://t/o/k",
+    }
+    config = load_config(write(tmp_path, text), env=env)
+
+    src = config.sources[0]
+    assert config.tor.control_password == "pw"
+    assert src.url == f"http://{HOST}/f"
+    assert src.headers == {"Authorization": "Bearer tok"}
+    assert src.cookies == {"session": "sess"}
+    assert src.block_markers == ("costs ${PRICE}", "xy")  # $${ is a literal ${
+    assert config.targets[0].url == "slack://t/o/k"
+
+
+def test_env_defaults_to_os_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEAKMON_TEST_SLACK", "slack://from/os/environ")
+    path = write(tmp_path, source() + NOTIFY.replace("slack://a/b/c", "${LEAKMON_TEST_SLACK}"))
+    assert load_config(path).targets[0].url == "slack://from/os/environ"
+
+
+def test_empty_control_password_means_none(tmp_path: Path) -> None:
+    path = write(tmp_path, '[tor]\ncontrol_password = "${PW}"\n' + source())
+    assert load_config(path, env={"PW": ""}).tor.control_password is None
+
+
+def test_substituted_values_never_appear_in_messages(tmp_path: Path) -> None:
+    secret_url = "hunter2-not-an-apprise-url"
+    text = source(engine='"${ENGINE}"') + NOTIFY.replace('"slack://a/b/c"', '"${SLACK_URL}"')
+    env = {"ENGINE": "hunter2engine", "SLACK_URL": secret_url}
+    problems = problems_of(write(tmp_path, text), env)
+
+    assert problems == [
+        "source[0].engine: unknown engine '${ENGINE}'; known: css",
+        "notify[0].url: must be an apprise URL like slack://...",
+    ]
+    assert "hunter2" not in "\n".join(problems)
+
+
+# ------------------------------------------------------------ broken configs
+
+BROKEN = [
+    pytest.param(None, "{path}", "no such file", id="missing-file"),
+    pytest.param('[tor]\nsocks = "x\n' + source(), "{path}", "invalid TOML", id="bad-toml"),
+    pytest.param('[tor\nsocks = "x"\n', "{path}", "line 1, column 5", id="bad-toml-position"),
+    pytest.param(
+        "[default]\n" + source(), "default", "unknown key (did you mean 'defaults'?)", id="top-key"
+    ),
+    pytest.param("[source]\nname = 'x'\n", "source", "array of tables", id="source-not-array"),
+    pytest.param("[tor]\n", "source", "add at least one [[source]]", id="no-sources"),
+    pytest.param("[[tor]]\n" + source(), "tor", "must be a table: write [tor]", id="tor-array"),
+    pytest.param(
+        '[tor]\nsock = "socks5h://127.0.0.1:9050"\n' + source(),
+        "tor.sock",
+        "unknown key (did you mean 'socks'?)",
+        id="tor-key",
+    ),
+    pytest.param(
+        '[storage]\npath = ""\n' + source(), "storage.path", "must not be empty", id="empty-db"
+    ),
+    pytest.param(
+        source('evrey = "5m"\n'), "source[0].evrey", "did you mean 'every'?", id="source-key"
+    ),
+    pytest.param(
+        source(selectors='{ item = "tr", title = "a", url = "a@href", nxt = "a" }'),
+        "source[0].selectors.nxt",
+        "unknown key (did you mean 'next'?)",
+        id="selector-key",
+    ),
+    pytest.param(
+        source(engine='"csss"'),
+        "source[0].engine",
+        "unknown engine 'csss' (did you mean 'css'?)",
+        id="unknown-engine",
+    ),
+    pytest.param(source(url=None), "source[0].url", "required", id="missing-url"),
+    pytest.param(source(url='"ftp://x.onion/"'), "source[0].url", "http://", id="bad-url"),
+    pytest.param(
+        source(url='"http://abc.onion/"'), "source[0].url", "v3 onion address", id="short-onion"
+    ),
+    pytest.param(
+        source() + source(), "source[1].name", "duplicate name 'forum'", id="duplicate-source"
+    ),
+    pytest.param(source(name='"Big Forum"'), "source[0].name", "lowercase", id="bad-name"),
+    pytest.param(source(every='"5 parsecs"'), "source[0].every", "not a duration", id="duration"),
+    pytest.param(source(every='"0s"'), "source[0].every", "greater than zero", id="zero-every"),
+    pytest.param(
+        "[defaults]\ntimeout = 0\n" + source(),
+        "defaults.timeout",
+        "greater than zero",
+        id="zero-timeout",
+    ),
+    pytest.param(
+        source(every=None), "source[0].every", "set it here or in [defaults]", id="no-every"
+    ),
+    pytest.param(source('max_bytes = "5XB"\n'), "source[0].max_bytes", "not a size", id="size"),
+    pytest.param(source("max_pages = 0\n"), "source[0].max_pages", "at least 1", id="pages-0"),
+    pytest.param(source("max_pages = 1001\n"), "source[0].max_pages", "at most 1000", id="pages"),
+    pytest.param(
+        source("missing_after = 0\n"), "source[0].missing_after", "at least 1", id="missing-after"
+    ),
+    pytest.param(source('enabled = "yes"\n'), "source[0].enabled", "true or false", id="bool-type"),
+    pytest.param(
+        '[tor]\nsocks = "socks5://127.0.0.1:9050"\n' + source(),
+        "tor.socks",
+        "resolves host names locally",
+        id="socks5-without-h",
+    ),
+    pytest.param(
+        '[tor]\ncontrol = "9051"\n' + source(), "tor.control", "host:port", id="bad-control"
+    ),
+    pytest.param(
+        source(url='"https://leaks.example.com/"'),
+        "source[0].url",
+        "allow_clearnet = true",
+        id="clearnet",
+    ),
+    pytest.param(
+        source(
+            selectors='{ item = "tr", title = "a", url = "a@href", id_pattern = "tid=(\\\\d+" }'
+        ),
+        "source[0].selectors.id_pattern",
+        "not a valid regular expression",
+        id="bad-regex",
+    ),
+    pytest.param(
+        source(selectors='{ item = "tr", title = "a", url = "a@href", id_pattern = "tid" }'),
+        "source[0].selectors.id_pattern",
+        "capturing group",
+        id="regex-without-group",
+    ),
+    pytest.param(
+        source(selectors='{ title = "a", url = "a@href" }'),
+        "source[0].selectors.item",
+        "required",
+        id="css-without-item",
+    ),
+    pytest.param(
+        source(selectors=None),
+        "source[0].selectors",
+        "required by the css engine",
+        id="css-without-selectors",
+    ),
+    pytest.param(
+        source('headers = { "X-Test" = "a\\r\\nInjected: 1" }\n'),
+        "source[0].headers.X-Test",
+        "control characters",
+        id="header-injection",
+    ),
+    pytest.param(
+        source('headers = { "X Test" = "a" }\n'),
+        'source[0].headers."X Test"',
+        "not a valid header",
+        id="bad-header-name",
+    ),
+    pytest.param(
+        source() + RULE + 'sources = ["forun"]\n',
+        "rule[0].sources",
+        "unknown source 'forun' (did you mean 'forum'?)",
+        id="rule-unknown-source",
+    ),
+    pytest.param(
+        source() + NOTIFY + RULE + 'targets = ["slak"]\n',
+        "rule[0].targets",
+        "unknown notify target 'slak' (did you mean 'slack'?)",
+        id="rule-unknown-target",
+    ),
+    pytest.param(
+        source() + '[[rule]]\nname = "all"\nexclude = ["x"]\n',
+        "rule[0]",
+        "matches everything: give any, all, sellers or min_records",
+        id="rule-matches-everything",
+    ),
+    pytest.param(
+        source() + RULE + 'severity = "urgent"\n',
+        "rule[0].severity",
+        "unknown severity 'urgent'; known: low, medium, high, critical",
+        id="bad-severity",
+    ),
+    pytest.param(
+        source() + RULE + 'events = ["new", "nwe"]\n',
+        "rule[0].events[1]",
+        "unknown event 'nwe' (did you mean 'new'?)",
+        id="bad-event",
+    ),
+    pytest.param(
+        source() + RULE + "events = []\n", "rule[0].events", "must not be empty", id="no-events"
+    ),
+    pytest.param(
+        source() + RULE.replace("1000", "-1"),
+        "rule[0].min_records",
+        "at least 0",
+        id="negative-min-records",
+    ),
+    pytest.param(
+        source() + RULE + RULE, "rule[1].name", "duplicate name 'big'", id="duplicate-rule"
+    ),
+    pytest.param(
+        source() + NOTIFY + 'format = "rich"\n',
+        "notify[0].format",
+        "unknown format 'rich'",
+        id="bad-format",
+    ),
+    pytest.param(
+        source() + NOTIFY.replace("slack://a/b/c", "hooks.slack.com"),
+        "notify[0].url",
+        "apprise URL",
+        id="bad-notify-url",
+    ),
+    pytest.param(
+        source() + NOTIFY.replace("slack://a/b/c", "${SLACK_URL}"),
+        "notify[0].url",
+        "environment variable SLACK_URL is not set",
+        id="missing-env",
+    ),
+    pytest.param(
+        source() + NOTIFY.replace("slack://a/b/c", "${SLACK_URL"),
+        "notify[0].url",
+        "malformed ${...}",
+        id="malformed-env",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "prefix", "phrase"), BROKEN)
+def test_broken_config(tmp_path: Path, text: str | None, prefix: str, phrase: str) -> None:
+    path = tmp_path / "sources.toml" if text is None else write(tmp_path, text)
+    problems = problems_of(path)
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(prefix.format(path=path) + ": "), problems
+    assert phrase in problems[0]
+    assert "pydantic" not in problems[0] and "Input should" not in problems[0]
+
+
+def test_directory_and_bad_encoding(tmp_path: Path) -> None:
+    assert problems_of(tmp_path) == [f"{tmp_path}: is a directory, not a file"]
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"# caf\xe9\n[tor]\n")
+    assert problems_of(path) == [f"{path}: not UTF-8 text (byte 5)"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        '[tor]\nsocks = "socks5://127.0.0.1:9050"\n'
+        '[defaults]\nmax_pages = "many"\n'
+        + source(url='"http://example.com/"', every='"soon"')
+        + source('evrey = "1h"\n', name='"forum"', engine='"phpbb"')
+        + '[[rule]]\nname = "everything"\ntargets = ["pager"]\n'
+        + NOTIFY.replace("slack://a/b/c", "${SLACK_URL}")
+        + 'format = "rich"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={})
+
+    paths = [problem.split(": ", 1)[0] for problem in info.value.problems]
+    assert paths == [
+        "tor.socks",
+        "defaults.max_pages",
+        "source[0].every",
+        "source[0].url",
+        "source[1].engine",
+        "source[1].evrey",
+        "source[1].name",
+        "rule[0]",
+        "rule[0].targets",
+        "notify[0].url",
+        "notify[0].format",
+    ]
+    assert str(info.value) == "\n".join(info.value.problems)

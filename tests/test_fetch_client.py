@@ -1,0 +1,178 @@
+"""Unit tests of the HTTP layer with respx: caps, decoding, redirects, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from dataclasses import replace
+
+import pytest
+import respx
+
+from monitor.errors import ConfigError
+from monitor.fetch import Fetcher, decode_body, proxy_url
+from monitor.models import Page, PageOutcome, Source, TorSettings
+
+ONION = "http://" + "a" * 56 + ".onion"
+TOR = TorSettings(socks="socks5h://127.0.0.1:9050")
+SOURCE = Source(name="forum", url=ONION + "/", engine="css", every=60, max_bytes=100_000)
+PAGE = "<html><body>" + "<p>a real forum page with enough visible text</p>" * 5 + "</body></html>"
+
+
+def get_with(router: respx.MockRouter, url: str, source: Source = SOURCE) -> Page:
+    async def go() -> Page:
+        async with Fetcher(TOR, source) as f:
+            return await f.get(url)
+
+    with router:
+        return asyncio.run(go())
+
+
+def test_proxy_url_is_socks5h_with_a_username_per_source() -> None:
+    assert proxy_url(TOR, "forum") == "socks5h://leakmon-forum:x@127.0.0.1:9050"
+    assert proxy_url(TOR, "shop") != proxy_url(TOR, "forum")
+
+
+@pytest.mark.parametrize(
+    "socks", ["socks5://127.0.0.1:9050", "http://127.0.0.1:8080", "", "socks5h://"]
+)
+def test_no_socks5h_proxy_means_no_client(socks: str) -> None:
+    with pytest.raises(ConfigError):
+        Fetcher(TorSettings(socks=socks), SOURCE)
+
+
+def test_ok_page() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(200, html=PAGE)
+    page = get_with(router, ONION + "/")
+    assert page.outcome is PageOutcome.OK
+    assert page.status == 200
+    assert "real forum page" in page.text
+
+
+def test_clearnet_refused_without_allow_clearnet() -> None:
+    router = respx.mock(assert_all_called=False)
+    route = router.get("http://example.com/").respond(200, html=PAGE)
+    page = get_with(router, "http://example.com/")
+    assert page.outcome is PageOutcome.FAILED
+    assert page.reason == "refused"
+    assert not route.called
+
+
+def test_clearnet_allowed_when_source_says_so() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get("http://example.com/").respond(200, html=PAGE)
+    page = get_with(router, "http://example.com/", replace(SOURCE, allow_clearnet=True))
+    assert page.outcome is PageOutcome.OK
+
+
+def test_redirect_to_clearnet_refused() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(302, headers={"Location": "http://evil.example/"})
+    evil = router.get("http://evil.example/").respond(200, html=PAGE)
+    page = get_with(router, ONION + "/")
+    assert page.reason == "refused"
+    assert not evil.called
+
+
+def test_redirect_same_host_followed_and_loop_stopped() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/a").respond(301, headers={"Location": "/b"})
+    router.get(ONION + "/b").respond(200, html=PAGE)
+    assert get_with(router, ONION + "/a").outcome is PageOutcome.OK
+    loop = respx.mock(assert_all_called=False)
+    loop.get(ONION + "/x").respond(302, headers={"Location": "/y"})
+    loop.get(ONION + "/y").respond(302, headers={"Location": "/x"})
+    page = get_with(loop, ONION + "/x")
+    assert page.reason == "refused"
+    assert "redirects" in (page.error or "")
+
+
+def test_http_error_is_classified() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(503, html="busy")
+    page = get_with(router, ONION + "/")
+    assert (page.outcome, page.reason, page.status) == (PageOutcome.FAILED, "http_error", 503)
+
+
+def test_attachment_content_type_refused() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/dump.zip").respond(
+        200, content=b"PK\x03\x04", headers={"Content-Type": "application/zip"}
+    )
+    assert get_with(router, ONION + "/dump.zip").reason == "refused"
+
+
+def test_wire_cap() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(200, html="x" * 200_000)
+    page = get_with(router, ONION + "/")
+    assert page.reason == "too_large"
+
+
+def test_gzip_bomb_stopped_at_decoded_cap() -> None:
+    bomb = gzip.compress(b"\0" * 20_000_000)  # ~20 KB on the wire, 20 MB decoded
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(
+        200, content=bomb, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    page = get_with(router, ONION + "/")
+    assert page.reason == "too_large"
+    assert "decoded" in (page.error or "")
+
+
+def test_gzip_body_decoded() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(
+        200,
+        content=gzip.compress(PAGE.encode()),
+        headers={"Content-Type": "text/html", "Content-Encoding": "gzip"},
+    )
+    page = get_with(router, ONION + "/")
+    assert page.outcome is PageOutcome.OK
+    assert "real forum page" in page.text
+
+
+@pytest.mark.parametrize(
+    ("html", "reason"),
+    [
+        (
+            "<html><body><h1>Please solve the CAPTCHA to continue to the forum</h1></body></html>",
+            "blocked:captcha",
+        ),
+        (
+            "<html><body>You are in a queue. Your estimated wait time is 2 minutes.</body></html>",
+            "blocked:ddos_queue",
+        ),
+        (
+            "<body>You must be logged in to view this forum. Login or register.</body>",
+            "blocked:login_wall",
+        ),
+        (
+            "<body>The site is under maintenance. We will be back soon, friends.</body>",
+            "blocked:maintenance",
+        ),
+        ("<html><body></body></html>", "blocked:empty"),
+    ],
+)
+def test_block_pages(html: str, reason: str) -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(200, html=html)
+    page = get_with(router, ONION + "/")
+    assert page.outcome is PageOutcome.BLOCKED
+    assert page.reason == reason
+
+
+def test_source_block_marker() -> None:
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(200, html=PAGE + "<p>Access code required (forum gate)</p>")
+    source = replace(SOURCE, block_markers=("forum gate",))
+    assert get_with(router, ONION + "/", source).reason == "blocked:marker"
+
+
+def test_decode_windows_1251_and_gb18030() -> None:
+    ru = "<html><head><meta charset='windows-1251'></head><body>База 1.1кк строк</body></html>"
+    assert "База 1.1кк строк" in decode_body(ru.encode("cp1251"), "text/html")
+    zh = "<html><body>10亿条 公安 数据 上海</body></html>"
+    assert "10亿条 公安 数据" in decode_body(zh.encode("gb18030"), "text/html; charset=gb18030")
+    assert decode_body("héllo".encode(), "text/html") == "héllo"

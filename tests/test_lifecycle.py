@@ -1,0 +1,582 @@
+"""lifecycle.diff_crawl: every rule as a value table, plus hypothesis properties."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.lifecycle import diff_crawl, fingerprint, jaccard, records_bucket, title_tokens
+from monitor.models import (
+    Crawl,
+    CrawlDiff,
+    CrawlOutcome,
+    EventKind,
+    FieldChange,
+    Listing,
+    ListingState,
+    Price,
+    Records,
+    Source,
+    StoredListing,
+)
+
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+SRC = Source(name="forum", url="http://forum.onion/", engine="css", every=600)
+BTC10 = Price(amount=10.0, currency="BTC", raw="10 BTC")
+BILLION = Records(count=1_000_000_000, raw="1B")
+ACTIVE, MISSING, DELETED, AGED_OUT = (
+    ListingState.ACTIVE,
+    ListingState.MISSING,
+    ListingState.DELETED,
+    ListingState.AGED_OUT,
+)
+NOT_COMPLETE = [CrawlOutcome.PARTIAL, CrawlOutcome.BLOCKED, CrawlOutcome.FAILED]
+
+
+def at(hours: int) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def listing(ext: str, title: str = "Shanghai police", **kw: Any) -> Listing:
+    fields: dict[str, Any] = {"seller": "ChinaDan", "price": BTC10, "records": BILLION}
+    fields.update(kw)
+    source = fields.pop("source", "forum")
+    return Listing(source, ext, f"http://forum.onion/t/{ext}", title, **fields)
+
+
+def stored(li: Listing, state: ListingState = ACTIVE, **kw: Any) -> StoredListing:
+    fields: dict[str, Any] = {"first_seen": at(0), "last_seen": at(0)}
+    fields.update(kw)
+    return StoredListing(li, state, **fields)
+
+
+def crawl(*listings: Listing, outcome: CrawlOutcome = CrawlOutcome.COMPLETE, n: int = 1) -> Crawl:
+    return Crawl(f"c{n}", "forum", at(n) - timedelta(minutes=1), at(n), outcome, 1, 100, listings)
+
+
+def counter() -> Callable[[], str]:
+    state = iter(range(1, 10_000))
+    return lambda: f"e{next(state)}"
+
+
+def run(
+    c: Crawl,
+    known: Iterable[StoredListing] = (),
+    *,
+    source: Source = SRC,
+    previous: Sequence[int] = (),
+    candidates: Sequence[StoredListing] = (),
+    first: bool = False,
+) -> CrawlDiff:
+    return diff_crawl(
+        c,
+        {s.id: s for s in known},
+        source,
+        previous_complete=previous,
+        repost_candidates=candidates,
+        first_complete=first,
+        make_id=counter(),
+    )
+
+
+def kinds(diff: CrawlDiff) -> list[tuple[str, str | None]]:
+    return [(e.kind.value, e.listing_id) for e in diff.events]
+
+
+def written(diff: CrawlDiff) -> dict[str, StoredListing]:
+    return {s.id: s for s in diff.writes}
+
+
+# ----------------------------------------------------------------- seen
+
+
+def test_unknown_listing_is_written_active_with_a_new_event() -> None:
+    li = listing("1")
+    diff = run(crawl(li, n=3))
+    assert diff.writes == (
+        StoredListing(li, ACTIVE, at(3), at(3), 0, None, fingerprint(li), "forum:1"),
+    )
+    (event,) = diff.events
+    assert (event.id, event.kind, event.source, event.crawl_id, event.at) == (
+        "e1",
+        EventKind.NEW,
+        "forum",
+        "c3",
+        at(3),
+    )
+    assert event.listing_id == "forum:1" and dict(event.details) == {}
+    assert diff.touched == () and diff.changes == {} and diff.baseline is False
+
+
+def test_known_unchanged_active_listing_is_only_touched() -> None:
+    li = listing("1")
+    moved = replace(li, url="http://forum.onion/t/1?page=2", posted_raw="yesterday")
+    diff = run(crawl(moved), [stored(li)])
+    assert (diff.writes, diff.touched, diff.events) == ((), ("forum:1",), ())
+
+
+P = Price
+
+
+def ch(name: str, before: Any, after: Any) -> dict[str, Any]:
+    return {"field": name, "before": before, "after": after}
+
+
+OLD_TITLE = "Shanghai police"
+CHANGE_TABLE: list[tuple[dict[str, Any], list[dict[str, Any]], bool]] = [
+    ({"title": "Shanghai police 2"}, [ch("title", OLD_TITLE, "Shanghai police 2")], False),
+    ({"seller": "Dan"}, [ch("seller", "ChinaDan", "Dan")], False),
+    ({"seller": None}, [ch("seller", "ChinaDan", None)], False),
+    ({"price": P(8.0, "BTC", "8 BTC")}, [ch("price", "10 BTC", "8 BTC")], True),
+    ({"price": P(12.0, "BTC", "12 BTC")}, [ch("price", "10 BTC", "12 BTC")], False),
+    ({"price": P(5.0, "XMR", "5 XMR")}, [ch("price", "10 BTC", "5 XMR")], False),
+    ({"price": None}, [ch("price", "10 BTC", None)], False),
+    ({"records": Records(900, "900")}, [ch("records", 1_000_000_000, 900)], False),
+    (
+        {"title": "T", "records": None},
+        [ch("title", OLD_TITLE, "T"), ch("records", 1_000_000_000, None)],
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "changes", "drop"), CHANGE_TABLE)
+def test_field_changes(edit: dict[str, Any], changes: list[Any], drop: bool) -> None:
+    old = stored(listing("1"), first_seen=at(-5))
+    new = replace(old.listing, **edit)
+    diff = run(crawl(new, n=2), [old])
+    assert written(diff)["forum:1"] == StoredListing(
+        new, ACTIVE, at(-5), at(2), 0, None, fingerprint(new), "forum:1"
+    )
+    (event,) = diff.events
+    expected: dict[str, Any] = {"changes": changes}
+    if drop:
+        expected["price_drop"] = True
+    assert (event.kind, event.listing_id, dict(event.details)) == (
+        EventKind.CHANGED,
+        "forum:1",
+        expected,
+    )
+    assert diff.changes == {"forum:1": tuple(FieldChange(**c) for c in changes)}
+    assert diff.touched == ()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (P(10.0, "BTC", "10 BTC"), P(10.0, "BTC", "10.0 btc", usd=1.0, negotiable=True)),
+        (P(None, None, "PM me"), P(None, None, "PM me", negotiable=True)),
+        (None, None),
+    ],
+)
+def test_price_equal_by_amount_and_currency_or_raw_text(before: Any, after: Any) -> None:
+    old = stored(listing("1", price=before))
+    diff = run(crawl(replace(old.listing, price=after)), [old])
+    assert (diff.events, diff.touched) == ((), ("forum:1",))
+
+
+def test_raw_price_text_is_compared_when_amounts_are_unknown() -> None:
+    old = stored(listing("1", price=P(None, None, "PM me")))
+    diff = run(crawl(replace(old.listing, price=P(None, None, "make an offer"))), [old])
+    assert diff.changes["forum:1"] == (FieldChange("price", "PM me", "make an offer"),)
+
+
+def test_deleted_listing_seen_again_is_restored() -> None:
+    old = stored(listing("1"), DELETED, missing_streak=1, deleted_at=at(1), cluster="x:9")
+    diff = run(crawl(old.listing, n=4), [old])
+    assert written(diff)["forum:1"] == replace(
+        old,
+        state=ACTIVE,
+        last_seen=at(4),
+        missing_streak=0,
+        deleted_at=None,
+        fingerprint=fingerprint(old.listing),
+    )
+    assert kinds(diff) == [("restored", "forum:1")]
+    assert dict(diff.events[0].details) == {"deleted_at": at(1).isoformat()}
+
+
+def test_restored_with_changes_gives_both_events() -> None:
+    old = stored(listing("1"), DELETED, missing_streak=1, deleted_at=at(1))
+    diff = run(crawl(replace(old.listing, title="Shanghai police v2"), n=4), [old])
+    assert kinds(diff) == [("restored", "forum:1"), ("changed", "forum:1")]
+
+
+@pytest.mark.parametrize("state", [MISSING, AGED_OUT])
+def test_missing_or_aged_out_listing_seen_again_is_silently_active(state: ListingState) -> None:
+    old = stored(listing("1"), state, missing_streak=1)
+    diff = run(crawl(old.listing, n=2), [old])
+    new = written(diff)["forum:1"]
+    assert (new.state, new.missing_streak, new.last_seen, new.cluster) == (
+        ACTIVE,
+        0,
+        at(2),
+        "forum:1",
+    )
+    assert diff.events == () and diff.touched == ()
+
+
+def test_duplicate_ids_in_a_crawl_count_once_first_wins() -> None:
+    first, second = listing("1"), listing("1", title="other")
+    diff = run(crawl(first, second))
+    assert [s.listing for s in diff.writes] == [first]
+    assert kinds(diff) == [("new", "forum:1")]
+
+
+# --------------------------------------------------------------- absence
+
+
+@pytest.mark.parametrize(
+    ("missing_after", "streak", "state", "event"),
+    [
+        (1, 0, DELETED, True),
+        (2, 0, MISSING, False),
+        (2, 1, DELETED, True),
+        (3, 1, MISSING, False),
+    ],
+)
+def test_absence_in_a_complete_crawl(
+    missing_after: int, streak: int, state: ListingState, event: bool
+) -> None:
+    before = ACTIVE if streak == 0 else MISSING
+    old = stored(listing("1"), before, missing_streak=streak, first_seen=at(-9), last_seen=at(-1))
+    diff = run(crawl(listing("2"), n=5), [old], source=replace(SRC, missing_after=missing_after))
+    new = written(diff)["forum:1"]
+    assert (new.state, new.missing_streak, new.last_seen) == (state, streak + 1, at(-1))
+    assert new.deleted_at == (at(5) if event else None)
+    deleted = [e for e in diff.events if e.kind is EventKind.DELETED]
+    if event:
+        assert [dict(e.details) for e in deleted] == [
+            {
+                "first_seen": at(-9).isoformat(),
+                "last_seen": at(-1).isoformat(),
+                "title": "Shanghai police",
+                "seller": "ChinaDan",
+                "price": "10 BTC",
+                "records": 1_000_000_000,
+            }
+        ]
+        assert deleted[0].listing_id == "forum:1" and deleted[0].at == at(5)
+    else:
+        assert deleted == []
+
+
+@pytest.mark.parametrize("state", [DELETED, AGED_OUT])
+def test_absent_deleted_or_aged_out_listings_stay_as_they_are(state: ListingState) -> None:
+    diff = run(crawl(listing("2", "Acme")), [stored(listing("1"), state)])
+    assert "forum:1" not in written(diff)
+    assert kinds(diff) == [("new", "forum:2")]
+
+
+@pytest.mark.parametrize("outcome", NOT_COMPLETE)
+def test_non_complete_crawls_infer_nothing_from_absence(outcome: CrawlOutcome) -> None:
+    known = [stored(listing("1")), stored(listing("2"), MISSING, missing_streak=1)]
+    diff = run(crawl(listing("3", "Acme"), outcome=outcome), known, previous=[100])
+    assert [s.id for s in diff.writes] == ["forum:3"]
+    assert kinds(diff) == [("new", "forum:3")]
+
+
+def many(n: int, prefix: str = "") -> list[Listing]:
+    return [listing(f"{prefix}{i}", title=f"dataset {prefix}{i}", records=None) for i in range(n)]
+
+
+def test_implausibly_small_complete_crawl_raises_layout_changed_and_deletes_nothing() -> None:
+    known = [stored(li) for li in many(10)]
+    diff = run(crawl(*many(4)), known, previous=[10, 9, 11])
+    assert kinds(diff) == [("layout_changed", None)]
+    assert dict(diff.events[0].details) == {"reason": "count_drop", "listings": 4, "median": 10.0}
+    assert diff.writes == () and len(diff.touched) == 4
+
+
+def test_half_the_median_is_still_plausible() -> None:
+    known = [stored(li) for li in many(10)]
+    diff = run(crawl(*many(5)), known, previous=[10, 10])
+    assert {k for k, _ in kinds(diff)} == {"deleted"} and len(diff.events) == 5
+
+
+def test_known_listings_replaced_by_unknown_ones_is_a_layout_change() -> None:
+    known = [stored(li) for li in many(5)]
+    diff = run(crawl(*many(2), *many(4, prefix="x")), known, previous=[5])
+    assert kinds(diff) == [("layout_changed", None)]
+    assert dict(diff.events[0].details) == {
+        "reason": "id_churn",
+        "known_active": 5,
+        "vanished": 3,
+        "seen": 6,
+        "unknown": 4,
+    }
+    # the unknown listings are recorded, quietly; nothing is deleted
+    assert sorted(written(diff)) == [f"forum:x{i}" for i in range(4)]
+    assert all(s.state is ACTIVE for s in diff.writes)
+
+
+def test_a_suspected_layout_change_stays_suspected_on_the_next_crawl() -> None:
+    known = {s.id: s for s in (stored(li) for li in many(5))}
+    c = crawl(*many(5, prefix="x"))
+    first = run(c, known.values())
+    second = run(replace(c, id="c2", finished=at(2)), apply_diff(known, first).values())
+    assert kinds(first) == kinds(second) == [("layout_changed", None)]
+    assert dict(second.events[0].details) == {
+        "reason": "id_churn",
+        "known_active": 5,
+        "vanished": 5,
+        "seen": 5,
+        "unknown": 5,
+    }
+    assert second.writes == () and len(second.touched) == 5
+
+
+def test_churn_needs_three_known_active_listings() -> None:
+    known = [stored(li) for li in many(2)]
+    diff = run(crawl(*many(3, prefix="x")), known)
+    assert sorted(k for k, _ in kinds(diff)) == ["deleted"] * 2 + ["new"] * 3
+
+
+def test_ordinary_turnover_is_not_churn() -> None:
+    known = [stored(li) for li in many(5)]
+    diff = run(crawl(*many(3), *many(2, prefix="x")), known)
+    assert sorted(k for k, _ in kinds(diff)) == ["deleted"] * 2 + ["new"] * 2
+
+
+# --------------------------------------------------------------- baseline
+
+
+def test_first_complete_crawl_is_a_quiet_baseline() -> None:
+    diff = run(crawl(*many(3)), first=True)
+    assert diff.baseline is True and diff.events == () and len(diff.writes) == 3
+
+
+def test_baseline_alerts_setting_alerts_on_the_first_crawl() -> None:
+    diff = run(crawl(*many(2)), first=True, source=replace(SRC, baseline_alerts=True))
+    assert diff.baseline is False and [k for k, _ in kinds(diff)] == ["new", "new"]
+
+
+@pytest.mark.parametrize("outcome", NOT_COMPLETE)
+def test_non_complete_crawl_before_the_baseline_records_quietly(outcome: CrawlOutcome) -> None:
+    diff = run(crawl(*many(2), outcome=outcome), first=True)
+    assert diff.baseline is False and diff.events == () and len(diff.writes) == 2
+
+
+# ----------------------------------------------------------------- reposts
+
+ORIGINAL = stored(
+    listing("77", "Shanghai National Police database", source="breach", seller="ChinaDan"),
+    DELETED,
+    first_seen=at(-48),
+    deleted_at=at(-24),
+)
+
+
+def reposted_details(original: StoredListing) -> dict[str, Any]:
+    return {
+        "original_id": original.id,
+        "original_source": original.listing.source,
+        "original_title": original.listing.title,
+        "original_seller": original.listing.seller,
+    }
+
+
+@pytest.mark.parametrize(
+    ("title", "records", "reposted"),
+    [
+        ("[SELLING] Shanghai national police DB 1B", BILLION, True),  # same words
+        ("Shanghai police citizens", BILLION, True),  # jaccard 2/4 with same count
+        ("Shanghai citizens registry", BILLION, False),  # jaccard 1/5
+        ("Shanghai police citizens", Records(999, "999"), False),  # other count
+        ("SHANGHAI National Police", Records(1_010_000_000, "1.01B"), True),  # same bucket
+        ("Fresh leak new dump", BILLION, False),  # no dataset words at all
+    ],
+)
+def test_repost_detection(title: str, records: Records, reposted: bool) -> None:
+    li = listing("5", title, seller="dan2", records=records)
+    diff = run(crawl(li), candidates=[ORIGINAL])
+    (event,) = diff.events
+    (row,) = diff.writes
+    if reposted:
+        assert (event.kind, dict(event.details)) == (
+            EventKind.REPOSTED,
+            reposted_details(ORIGINAL),
+        )
+        assert row.cluster == "breach:77"
+    else:
+        assert event.kind is EventKind.NEW and row.cluster == "forum:5"
+
+
+def test_repost_without_records_matches_by_fingerprint() -> None:
+    original = stored(listing("1", "Acme corp customers", records=None), DELETED)
+    diff = run(crawl(listing("2", "WTS acme CORP customers!!", records=None)), [original])
+    assert kinds(diff) == [("reposted", "forum:2")]
+
+
+def test_repost_takes_the_earliest_original_and_its_cluster() -> None:
+    later = stored(listing("1", "Shanghai national police"), first_seen=at(-1), cluster="breach:77")
+    older = replace(ORIGINAL, cluster="breach:1")
+    diff = run(
+        crawl(later.listing, listing("9", "Shanghai police national")), [later], candidates=[older]
+    )
+    assert kinds(diff) == [("reposted", "forum:9")]
+    assert diff.events[0].details["original_id"] == "breach:77"
+    assert written(diff)["forum:9"].cluster == "breach:1"
+
+
+def test_a_listing_is_not_a_repost_of_itself() -> None:
+    same = replace(ORIGINAL, listing=replace(ORIGINAL.listing, source="forum", external_id="5"))
+    diff = run(crawl(listing("5", "Shanghai national police")), candidates=[same])
+    assert kinds(diff) == [("new", "forum:5")]
+
+
+def test_baseline_and_layout_change_keep_repost_links_without_events() -> None:
+    li = listing("5", "Shanghai national police")
+    diff = run(crawl(li), candidates=[ORIGINAL], first=True)
+    assert diff.events == () and diff.writes[0].cluster == "breach:77"
+    churn = run(
+        crawl(li, *many(3, prefix="x")), [stored(x) for x in many(4)], candidates=[ORIGINAL]
+    )
+    assert kinds(churn) == [("layout_changed", None)]
+    assert written(churn)["forum:5"].cluster == "breach:77"
+
+
+# -------------------------------------------------------- ids, fingerprints
+
+
+def test_default_event_ids_are_unique_uuid_hex() -> None:
+    diff = diff_crawl(
+        crawl(*many(3)),
+        {},
+        SRC,
+        previous_complete=[],
+        repost_candidates=[],
+        first_complete=False,
+    )
+    ids = [e.id for e in diff.events]
+    assert len(set(ids)) == 3 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("title", "tokens"),
+    [
+        ("[SELLING] Shanghai Police DB — 1B records, 10 BTC", {"shanghai", "police"}),
+        ("WTS: ＡＣＭＥ Corp. full dump (2019-2022) $200,000", {"acme", "corp"}),
+        ("Straße 500k 1.2kk 10btc md5", {"strasse", "md5"}),
+        ("Fresh new leak", set()),
+    ],
+)
+def test_title_tokens(title: str, tokens: set[str]) -> None:
+    assert title_tokens(title) == tokens
+
+
+def test_fingerprint_ignores_word_order_and_offer_words_but_not_size() -> None:
+    a = listing("1", "Shanghai police database")
+    assert fingerprint(a) == fingerprint(listing("2", "[WTS] police SHANGHAI leak", seller="x"))
+    assert fingerprint(a) != fingerprint(listing("3", "Shanghai police", records=Records(5, "5")))
+    assert fingerprint(a) != fingerprint(listing("4", "Beijing police"))
+    assert len(fingerprint(a)) == 16
+
+
+def test_records_bucket_and_jaccard() -> None:
+    assert [records_bucket(r) for r in (None, Records(0, "0"), Records(123_456, "x"))] == [
+        "-",
+        "0.0e+00",
+        "1.2e+05",
+    ]
+    assert jaccard(frozenset("ab"), frozenset("bc")) == pytest.approx(1 / 3)
+    assert jaccard(frozenset(), frozenset()) == 0.0
+
+
+def test_diff_is_deterministic() -> None:
+    known = [stored(li) for li in many(4)]
+    c = crawl(*many(2), *many(2, prefix="y"), listing("z", "Shanghai police"))
+    assert run(c, known, candidates=[ORIGINAL]) == run(c, known, candidates=[ORIGINAL])
+
+
+# ------------------------------------------------------------- properties
+
+IDS = [str(i) for i in range(10)]
+TITLES = ["alpha leak", "beta db", "alpha beta", "gamma"]
+listings_st = st.builds(
+    lambda ext, title, rec: listing(ext, title, records=rec),
+    st.sampled_from(IDS),
+    st.sampled_from(TITLES),
+    st.sampled_from([None, Records(10, "10"), Records(20, "20")]),
+)
+
+
+@st.composite
+def stored_st(draw: st.DrawFn) -> StoredListing:
+    first_seen = -draw(st.integers(0, 5))
+    return stored(
+        draw(listings_st),
+        draw(st.sampled_from(list(ListingState))),
+        missing_streak=draw(st.integers(0, 3)),
+        first_seen=at(first_seen),
+        last_seen=at(draw(st.integers(first_seen, 0))),
+    )
+
+
+def apply_diff(known: Mapping[str, StoredListing], diff: CrawlDiff) -> dict[str, StoredListing]:
+    """What the store does with a diff, on a dict."""
+    state = dict(known)
+    for listing_id in diff.touched:
+        state[listing_id] = replace(state[listing_id], last_seen=diff.crawl.finished)
+    state.update({s.id: s for s in diff.writes})
+    return state
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.lists(stored_st(), max_size=8),
+    seen=st.lists(listings_st, max_size=8),
+    outcome=st.sampled_from(NOT_COMPLETE),
+    missing_after=st.integers(1, 3),
+    first=st.booleans(),
+)
+def test_non_complete_crawls_never_delete_or_touch_unseen_listings(
+    known: list[StoredListing],
+    seen: list[Listing],
+    outcome: CrawlOutcome,
+    missing_after: int,
+    first: bool,
+) -> None:
+    source = replace(SRC, missing_after=missing_after)
+    diff = run(crawl(*seen, outcome=outcome), known, source=source, previous=[50], first=first)
+    seen_ids = {li.id for li in seen}
+    assert all(e.kind not in (EventKind.DELETED, EventKind.LAYOUT_CHANGED) for e in diff.events)
+    assert {s.id for s in diff.writes} <= seen_ids
+    assert set(diff.touched) <= seen_ids
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.lists(stored_st(), max_size=8),
+    seen=st.lists(listings_st, max_size=8),
+    candidates=st.lists(
+        stored_st().map(lambda s: replace(s, listing=replace(s.listing, source="o"))), max_size=3
+    ),
+    first=st.booleans(),
+)
+def test_the_same_complete_crawl_twice_yields_no_listing_events_the_second_time(
+    known: list[StoredListing],
+    seen: list[Listing],
+    candidates: list[StoredListing],
+    first: bool,
+) -> None:
+    c1 = crawl(*seen, n=1)
+    once = run(c1, known, candidates=candidates, first=first)
+    state = apply_diff({s.id: s for s in known}, once)
+    layout = [e for e in once.events if e.kind is EventKind.LAYOUT_CHANGED]
+    previous = [] if layout else [len(seen)]
+    twice = run(
+        replace(c1, id="c2", finished=at(2)),
+        state.values(),
+        previous=previous,
+        candidates=candidates,
+    )
+    # a suspicious crawl is suspicious again; nothing happens to any listing
+    assert [e.kind for e in twice.events] == [EventKind.LAYOUT_CHANGED] * len(layout)
+    assert twice.writes == () and twice.changes == {}
