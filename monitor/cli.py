@@ -5,143 +5,25 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from monitor import report
-from monitor.config import load_config
-from monitor.errors import ConfigError, ExtractError, LeakmonError
-from monitor.models import Config, Source
-
-F = TypeVar("F", bound=Callable[..., Any])
-log = logging.getLogger("monitor")
-
-
-# ------------------------------------------------------------------ plumbing
-
-
-def default_config_path() -> Path:
-    """--config, else $LEAKMON_CONFIG, else ./sources.toml, else /etc/leakmon/sources.toml."""
-    env = os.environ.get("LEAKMON_CONFIG")
-    if env:
-        return Path(env)
-    local = Path("sources.toml")
-    return local if local.exists() else Path("/etc/leakmon/sources.toml")
-
-
-def default_db_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "leakmon" / "leakmon.db"
-
-
-def common_options(func: F) -> F:
-    """--config, --db and --debug on every command."""
-    func = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(func)
-    func = click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="SQLite database (default: [storage] path, else $XDG_STATE_HOME/leakmon/leakmon.db).",
-    )(func)
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="sources.toml (default: $LEAKMON_CONFIG, ./sources.toml, /etc/leakmon/sources.toml).",
-    )(func)
-    return func
-
-
-def guarded(func: F) -> F:
-    """Turn leakmon errors into one clear line and the right exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
-        logging.basicConfig(
-            level=logging.DEBUG if debug else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            if debug:
-                raise
-            for problem in exc.problems:
-                click.echo(f"config error: {report.clean(problem, 500)}", err=True)
-            sys.exit(2)
-        except LeakmonError as exc:
-            if debug:
-                raise
-            click.echo(f"error: {report.clean(str(exc), 500)}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def load(config_path: Path | None) -> Config:
-    from monitor.extract import ENGINES
-
-    return load_config(config_path or default_config_path(), engines=ENGINES)
-
-
-def engines_for(sources: Sequence[Source]) -> dict[str, Any]:
-    """Build every source's extractor up front; a bad selector is a config error."""
-    from monitor.extract import get_engine
-
-    engines: dict[str, Any] = {}
-    problems: list[str] = []
-    for index, source in enumerate(sources):
-        try:
-            engines[source.name] = get_engine(source)
-        except ExtractError as exc:
-            problems.append(f"source[{index}] ({source.name}): {exc}")
-    if problems:
-        raise ConfigError(problems)
-    return engines
-
-
-def open_store(db_path: Path | None, config: Config | None) -> Any:
-    from monitor.store import Store
-
-    path = db_path or (config.db_path if config else None) or default_db_path()
-    return Store.open(path)
-
-
-def store_only(config_path: Path | None, db_path: Path | None) -> Any:
-    """Open the store for a read command; the config only matters for its [storage]."""
-    if db_path is None:
-        path = config_path or default_config_path()
-        if config_path is not None or path.exists():
-            return open_store(None, load(path))
-    return open_store(db_path, None)
-
-
-def parse_since(text: str | None) -> datetime | None:
-    """'90m', '2h', '7d', '1w' ago, or an ISO date/time."""
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text[:-1].isdigit() and text[-1] in units:
-        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter("use a duration like 2h or 7d, or an ISO date") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def echo_json(rows: Any) -> None:
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
-
+from monitor.clikit import (
+    common_options,
+    echo_json,
+    engines_for,
+    guarded,
+    load,
+    open_store,
+    parse_since,
+    select_sources,
+    store_only,
+)
+from monitor.models import Source
 
 # ------------------------------------------------------------------ commands
 
@@ -191,18 +73,6 @@ def crawl(
         failed = asyncio.run(run_crawls(config, store, sources, engines, once=once))
     if failed:
         sys.exit(1)
-
-
-def select_sources(config: Config, names: Sequence[str]) -> tuple[Source, ...]:
-    if not names:
-        return tuple(s for s in config.sources if s.enabled)
-    known = {s.name for s in config.sources}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(
-            f"unknown source {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-        )
-    return tuple(config.source(n) for n in names)
 
 
 @main.command()

@@ -98,14 +98,22 @@ class Source:
     url: str
     engine: str
     every: float  # seconds between crawls
-    selectors: Selectors | None = None
+    selectors: Selectors | None = None  # the css engine's full selector set
+    # engine profiles (mybb, xenforo, ...): selector keys overriding the profile's
+    overrides: Mapping[str, str] = field(default_factory=dict)
     max_pages: int = 5
     missing_after: int = 1  # complete crawls without a listing before it is gone
+    absence: str = "auto"  # auto | verify (fetch the thread page) | count (missing_after)
+    revisit_every: float | None = None  # seconds between revisits of aged-out listings
     allow_clearnet: bool = False
     baseline_alerts: bool = False  # alert on the first complete crawl too
     enabled: bool = True
     timeout: float = 60.0  # total seconds per page
     max_bytes: int = 5_000_000  # decoded bytes per page
+    min_delay: float = 2.0  # seconds between two requests to the same host
+    retries: int = 2  # extra attempts on transport errors and 502/503/504
+    skip_sticky: bool = True  # sticky threads and announcements are not listings
+    timezone: str | None = None  # IANA name for dates the site shows without one
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
     block_markers: tuple[str, ...] = ()
@@ -115,7 +123,16 @@ class Source:
 class TorSettings:
     socks: str  # "socks5h://127.0.0.1:9050"
     control: str | None = None  # "127.0.0.1:9051"
-    control_password: str | None = None
+    control_password: str | None = None  # None: cookie authentication
+    newnym_after: int = 3  # consecutive failed crawls of a source before NEWNYM
+    max_concurrency: int = 8  # requests in flight across all sources
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    keep_html: bool = False  # keep a listing page's HTML (compressed) at first sight/change
+    keep_events: float | None = None  # seconds; `leakmon prune` drops older events
+    keep_crawls: float | None = None  # seconds; `leakmon prune` drops older crawl rows
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,8 @@ class Config:
     rules: tuple[Rule, ...] = ()
     targets: tuple[NotifyTarget, ...] = ()
     path: Path | None = None
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    rates: Mapping[str, float] = field(default_factory=dict)  # USD per unit: {"BTC": 60000}
 
     def source(self, name: str) -> Source:
         for src in self.sources:
@@ -173,6 +192,7 @@ class Price:
     raw: str
     usd: float | None = None
     negotiable: bool = False
+    kind: str = "ask"  # ask | start | step | blitz | alternative
 
 
 @dataclass(frozen=True)
@@ -207,6 +227,14 @@ class Listing:
     records: Records | None = None
     posted_at: datetime | None = None
     posted_raw: str | None = None
+    data_types: tuple[str, ...] = ()  # canonical: names, emails, phones, national_ids, ...
+    size_bytes: int | None = None  # size of the dump, when the seller states it
+    span: tuple[int, int] | None = None  # years the data covers, e.g. (1995, 2019)
+    country: str | None = None  # ISO 3166 alpha-2 hint from the title
+    replies: int | None = None
+    views: int | None = None
+    sticky: bool = False
+    first_post: str | None = None  # the thread's first post text, capped, when fetched
 
     @property
     def id(self) -> str:

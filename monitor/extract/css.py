@@ -29,7 +29,6 @@ from monitor.models import Listing, PageExtract, Source
 MAX_ITEMS = 1000  # listing pages show 20-100; more is a hostile page
 TITLE_LIMIT = 500
 SELLER_LIMIT = 100
-ID_LIMIT = 256
 POSTED_LIMIT = 100
 FIELD_TEXT_LIMIT = 200  # price and record-count fields
 
@@ -44,7 +43,6 @@ class _Alternative:
 
 @dataclass(frozen=True)
 class _Field:
-    name: str
     alternatives: tuple[_Alternative, ...]
 
 
@@ -98,6 +96,13 @@ class _Page:
         return found
 
 
+def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
+    """The page's ``<base href>`` when it stays on the page's host, else `page_url`."""
+    node = tree.css_first("base[href]")
+    base = resolve_url(node.attrs.sget("href", ""), page_url) if node is not None else None
+    return base if base is not None and same_host(base, page_url) else page_url
+
+
 def _read(node: LexborNode, attr: str | None) -> str:
     """The attribute `attr` of `node`, or its text; "" when blank."""
     value = node.attrs.sget(attr, "") if attr else node.text()
@@ -145,14 +150,16 @@ class CssEngine:
             page.values(self._posted),
             strict=True,
         )
+        base = _base_url(tree, page_url)
         seen: set[str] = set()
         listings: list[Listing] = []
         for row in columns:
-            listing = self._listing(*row, page_url=page_url)
+            listing = self._listing(*row, page_url=page_url, base=base)
             if listing is not None and listing.external_id not in seen:
                 seen.add(listing.external_id)
                 listings.append(listing)
-        return PageExtract(listings=tuple(listings), next_url=self._next_url(tree, page_url))
+        next_url = self._next_url(tree, page_url, base)
+        return PageExtract(listings=tuple(listings), next_url=next_url)
 
     def _listing(
         self,
@@ -165,12 +172,13 @@ class CssEngine:
         posted_text: str,
         *,
         page_url: str,
+        base: str,
     ) -> Listing | None:
         """One item's raw field values as a Listing; None without title or id."""
         title = clean_text(title, TITLE_LIMIT)
         if not title:
             return None
-        url = resolve_url(href, page_url)
+        url = resolve_url(href, base)
         raw_id = clean_text(id_text, MAX_URL) if self._id else url or ""
         external_id = self._external_id(raw_id)
         if not external_id:
@@ -193,16 +201,16 @@ class CssEngine:
         )
 
     def _external_id(self, raw_id: str) -> str:
-        """The site's own id from `raw_id` through id_pattern (first group), or ""."""
+        """The site's own id: id_pattern's first group (or match) in `raw_id`, else
+        `raw_id` itself; "" when there is none."""
         if self._id_pattern is None or not raw_id:
-            return raw_id[:ID_LIMIT] if len(raw_id) <= ID_LIMIT else ""
+            return raw_id
         match = self._id_pattern.search(raw_id)
         if match is None:
             return ""
-        value = match.group(1) if self._id_pattern.groups else match.group(0)
-        return clean_text(value or "", ID_LIMIT)
+        return clean_text(match.group(1 if self._id_pattern.groups else 0) or "", MAX_URL)
 
-    def _next_url(self, tree: LexborHTMLParser, page_url: str) -> str | None:
+    def _next_url(self, tree: LexborHTMLParser, page_url: str, base: str) -> str | None:
         """The next page's absolute URL on the same host, never the page itself."""
         if self._next is None:
             return None
@@ -212,7 +220,7 @@ class CssEngine:
             href = _read(node, alt.attr) if node is not None else ""
             if href:
                 break
-        url = resolve_url(href, page_url)
+        url = resolve_url(href, base)
         if url is None or not same_host(url, page_url) or url == resolve_url(page_url, page_url):
             return None
         return url
@@ -233,7 +241,7 @@ def _field(where: str, name: str, spec: str, *, default_attr: str | None = None)
             continue
         _check_css(f"{where}.{name}", part)
         alternatives.append(_Alternative(part, attr))
-    return _Field(name, tuple(alternatives))
+    return _Field(tuple(alternatives))
 
 
 def _check_css(where: str, css: str) -> None:

@@ -95,6 +95,6 @@ def _build(
         tz = timezone(sign * delta)
     try:
         moment = datetime(year, month, day, h, int(minute or 0), int(second or 0), tzinfo=tz)
-    except ValueError:
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day, or beyond year 1..9999 in UTC
         return None
-    return moment.astimezone(UTC)

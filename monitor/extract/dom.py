@@ -6,7 +6,7 @@ and long ``<select>`` lists when DOM mutation events are on. `parse_html` parses
 without mutation events and, when a cheap upper bound of the nesting depth exceeds
 `MAX_DEPTH`, first drops the start and end tags nested deeper than that, keeping
 their text. Script and style elements are removed from the tree afterwards so that
-their text never reaches a field.
+their text never reaches a field; a line break reads as a space.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _UNSAFE_TAGS = ["script", "style"]
 def parse_html(html: str) -> LexborHTMLParser:
     """Parse `html` (any text) into a lexbor tree without scripts and styles; never
     raises on content."""
-    html = html[:MAX_CHARS]
+    html = html[:MAX_CHARS].replace("<br", " <br").replace("<BR", " <BR")  # "a<br>b": "a b"
     if _depth_bound(html) > MAX_DEPTH:
         html = _flatten(html)
     tree = LexborHTMLParser(html, options=LexborDocumentOptions.WO_EVENTS)

@@ -20,12 +20,13 @@ from monitor.models import Records
 # --- number grammar, shared with prices -------------------------------------------
 # Grouped thousands with one consistent separator ("1,000,000", "1.000.000",
 # "1 000 000", "1'000'000"), optional decimals; else a plain integer or decimal.
+# Lengths are bounded: a longer digit run is no amount and no count.
 NUMBER = (
-    r"(?=\d)(?:\d{1,3}(?:,\d{3}(?!\d))+(?:\.\d+)?"
-    r"|\d{1,3}(?:\.\d{3}(?!\d))+(?:,\d+)?"
-    r"|\d{1,3}(?: \d{3}(?!\d))+(?:[.,]\d+)?"
-    r"|\d{1,3}(?:'\d{3}(?!\d))+(?:[.,]\d+)?"
-    r"|\d+(?:[.,]\d+)?)"
+    r"(?=\d)(?:\d{1,3}(?:,\d{3}(?!\d)){1,5}(?:\.\d{1,12})?"
+    r"|\d{1,3}(?:\.\d{3}(?!\d)){1,5}(?:,\d{1,12})?"
+    r"|\d{1,3}(?: \d{3}(?!\d)){1,5}(?:[.,]\d{1,12})?"
+    r"|\d{1,3}(?:'\d{3}(?!\d)){1,5}(?:[.,]\d{1,12})?"
+    r"|\d{1,15}(?:[.,]\d{1,12})?)"
 )
 _LETTER = r"0-9A-Za-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters, digits
 

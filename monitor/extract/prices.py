@@ -36,8 +36,6 @@ _MAGNITUDES = {
     "k": 1e3, "к": 1e3, "thousand": 1e3, "тыс": 1e3, "kk": 1e6, "кк": 1e6, "m": 1e6,
     "mil": 1e6, "mln": 1e6, "million": 1e6, "млн": 1e6,
 }  # fmt: skip
-
-
 _L = r"a-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters (text is lower-cased)
 _CODE = rf"({alternation(_CODES)})(?![{_L}])"
 # Every number, with an optional magnitude and currency after it; a currency before
@@ -47,9 +45,10 @@ _AMOUNT = re.compile(
     rf"(?: ?(?:([$€£₽₿])|{_CODE}))?"
 )
 _CURRENCY_BEFORE = re.compile(rf"(?:(us\$|[$€£₽₿])|(?<![{_L}]){_CODE} ?[:\-]?) ?$")
-_GLUED = re.compile(rf"[{_L}\d.,]")
+_GLUED = re.compile(rf"[{_L}\d.,]")  # before an amount: "v2 btc", "x10$"
+_LETTER = re.compile(rf"[{_L}]")  # after an amount: "$3080ti"
 _LABEL = re.compile(
-    r"(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid)"
+    r"\b(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid)"
     r"|(step|шаг|increment)"
     r"|(blitz|блиц|buy ?now|buyout|bin|instant|выкуп|автовыкуп))[^\w$€£₽₿]*$"
 )
@@ -122,7 +121,7 @@ def _offers(low: str) -> list[_Offer]:
                 continue  # "v2 btc", "x10$"
         else:
             before = _CURRENCY_BEFORE.search(low, max(previous_end, start - 14), start)
-            if before is None or _GLUED.match(low, end):
+            if before is None or _LETTER.match(low, end):
                 continue
             currency = _SYMBOLS[before[1]] if before[1] else _CODES[before[2]]
             start = before.start()

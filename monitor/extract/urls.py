@@ -16,8 +16,9 @@ _SESSION_PARAM = re.compile(r"(?i)(?:sid|s|phpsessid|sessionid|session_id)=[0-9a
 
 
 def resolve_url(href: str, base: str) -> str | None:
-    """Absolute http(s) form of `href` relative to `base`, without fragment or session
-    parameters; None for other schemes, unparsable or overlong links."""
+    """Absolute http(s) form of `href` relative to `base`: host lower-cased, fragment
+    and session parameters dropped; None for other schemes, unparsable or overlong
+    links."""
     href = _URL_JUNK.sub("", href).strip(_URL_EDGE)
     if not href or len(href) > MAX_URL:
         return None
@@ -32,7 +33,8 @@ def resolve_url(href: str, base: str) -> str | None:
     query = parts.query
     if query and _SESSION_PARAM.search(query):
         query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
-    url = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+    netloc = parts.netloc if "@" in parts.netloc else parts.netloc.lower()
+    url = urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
     return url if len(url) <= MAX_URL else None
 
 
