@@ -7,18 +7,15 @@ bidi overrides, carriage returns) are stripped before anything reaches a termina
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+from monitor.text import safe_line
 
 
 def clean(value: Any, limit: int = 200) -> str:
     """One safe line: control, zero-width and bidi characters removed, capped."""
-    text = "" if value is None else str(value)
-    text = _UNSAFE.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return safe_line(value, limit)
 
 
 def fmt_records(count: Any) -> str:

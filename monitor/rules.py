@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Alert, Event, EventKind, Listing, NotifyTarget, Price, Records, Rule
+from monitor.text import safe_line
 
 FIELD_LIMIT = 300  # characters per page-derived field in an alert
 _TITLE_PART_LIMIT = 150  # the listing title inside an alert title
 _VALUE_LIMIT = 100  # one before/after value of a change
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(
     r"[\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
@@ -36,15 +35,8 @@ _LABEL = re.compile(r"[A-Za-z][A-Za-z ]*")
 
 
 def clean(text: object, limit: int = FIELD_LIMIT) -> str:
-    """Make hostile text safe to display on one line.
-
-    Control characters (C0, C1, line/paragraph separators) become spaces; bidi
-    controls and zero-width characters are removed; whitespace is collapsed; the
-    result is cut to `limit` characters (ending in "…" when cut).
-    """
-    s = _INVISIBLE.sub("", _CONTROL.sub(" ", str(text)))
-    s = _SPACES.sub(" ", s).strip()
-    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+    """Hostile text as one safe display line of at most `limit` characters."""
+    return safe_line(text, limit)
 
 
 def normalize(text: str) -> str:

@@ -29,11 +29,10 @@ import re
 
 from monitor.errors import NotifyError
 from monitor.models import Alert
+from monitor.text import safe_line
 
 FORMATS = ("text", "markdown", "html", "slack")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone|all)\b)", re.IGNORECASE)
 _LABEL = re.compile(r"[A-Za-z][A-Za-z ]{0,40}")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~|&!#])")
@@ -42,13 +41,11 @@ _SLACK_TWINS = str.maketrans(
 )
 _SLACK_SPECIAL = re.compile(r"([\[\]()!#])")
 _SLACK_CODE_TWINS = str.maketrans({"@": "＠", "<": "＜", ">": "＞", "`": "｀"})
-_SPACES = re.compile(r"\s+")
 
 
 def one_line(text: str) -> str:
-    """Control characters -> spaces; bidi and zero-width characters removed; runs of
-    whitespace collapsed."""
-    return _SPACES.sub(" ", _INVISIBLE.sub("", _CONTROL.sub(" ", text))).strip()
+    """Hostile text as one safe line (see monitor.text.safe_line)."""
+    return safe_line(text)
 
 
 def _split(line: str) -> tuple[str | None, str]:
