@@ -78,10 +78,12 @@ def describe_event(row: Mapping[str, Any]) -> str:
     details = row.get("details") or {}
     kind = row.get("kind")
     if kind == "changed":
-        parts = [
-            f"{clean(c.get('field'))}: {clean(c.get('before'), 40)} → {clean(c.get('after'), 40)}"
-            for c in details.get("changes", [])
-        ]
+        parts = []
+        for change in details.get("changes", []):
+            before, after = elide_common(
+                clean(change.get("before"), 300), clean(change.get("after"), 300)
+            )
+            parts.append(f"{clean(change.get('field'))}: {before[:60]} → {after[:60]}")
         return "; ".join(parts) or "changed"
     if kind == "reposted":
         return (
@@ -93,6 +95,19 @@ def describe_event(row: Mapping[str, Any]) -> str:
     if not details:
         return ""
     return clean(json.dumps(details, ensure_ascii=False, default=str), 100)
+
+
+def elide_common(before: str, after: str, keep: int = 12) -> tuple[str, str]:
+    """Both strings with a long common prefix replaced by "…", so the edit shows."""
+    common = 0
+    for a, b in zip(before, after, strict=False):
+        if a != b:
+            break
+        common += 1
+    if common <= keep + 8:
+        return before, after
+    cut = common - keep
+    return "…" + before[cut:], "…" + after[cut:]
 
 
 def listing_detail(row: Mapping[str, Any]) -> str:
