@@ -228,3 +228,102 @@ def demo(
             db_path, config_path=config_path, cycles=cycles, interval=interval, echo=click.echo
         )
     )
+
+
+@main.command()
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a Prometheus textfile (node_exporter textfile collector) after each crawl.",
+)
+@click.option(
+    "--grace",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds in-flight crawls may take to finish at shutdown.",
+)
+@common_options
+@guarded
+def run(
+    config_path: Path | None,
+    db_path: Path | None,
+    log_level: str,
+    log_format: str,
+    metrics_file: Path | None,
+    grace: float,
+) -> None:
+    """Run as a service: crawl every source on its schedule until SIGTERM.
+
+    SIGHUP reloads the config (an invalid one is rejected and the old one kept).
+    Under systemd it reports READY, STATUS and WATCHDOG through sd_notify.
+    """
+    from monitor.clikit import default_config_path, default_db_path
+    from monitor.daemon import Daemon
+    from monitor.logs import setup_logging
+
+    setup_logging(log_level, log_format)
+    daemon = Daemon(
+        config_path or default_config_path(), db_path, grace=grace, metrics_file=metrics_file
+    )
+    if daemon.db_path is None and daemon.config.db_path is None:
+        daemon.db_path = default_db_path()
+    sys.exit(asyncio.run(daemon.run()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@common_options
+@guarded
+def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
+    """Health per source and of the outbox. Exit 0 healthy, 1 degraded, 2 down."""
+    from monitor.daemon import health_of
+
+    config = load(config_path)
+    with open_store(db_path, config) as store:
+        health = health_of(config, store)
+    if as_json:
+        echo_json(
+            {
+                "health": health.name,
+                "pending_alerts": health.pending_alerts,
+                "failed_alerts": health.failed_alerts,
+                "db_bytes": health.db_bytes,
+                "sources": [
+                    {
+                        "name": s.name,
+                        "state": s.state,
+                        "last_ok": s.last_ok,
+                        "failure_streak": s.failure_streak,
+                        "next_run": s.next_run.isoformat() if s.next_run else None,
+                    }
+                    for s in health.sources
+                ],
+            }
+        )
+    else:
+        rows = [
+            [
+                s.name,
+                s.state,
+                report.clean(s.last_ok or "-")[:19],
+                str(s.failure_streak),
+                s.next_run.isoformat()[:19] if s.next_run else "-",
+            ]
+            for s in health.sources
+        ]
+        click.echo(report.table(rows, ["source", "state", "last ok", "failures", "next run"]))
+        click.echo(
+            f"outbox: {health.pending_alerts} pending, {health.failed_alerts} failed; "
+            f"database {health.db_bytes / 1e6:.1f} MB; health: {health.name}"
+        )
+    sys.exit(health.level)

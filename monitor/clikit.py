@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ import click
 from monitor import report
 from monitor.config import load_config
 from monitor.errors import ConfigError, ExtractError, LeakmonError
+from monitor.logs import setup_logging
 from monitor.models import Config, Source
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,10 +61,7 @@ def guarded(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
-        logging.basicConfig(
-            level=logging.DEBUG if debug else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging("debug" if debug else "warning")
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:

@@ -1,0 +1,112 @@
+"""Health of a leakmon installation, for `leakmon status` and the metrics file.
+
+Pure: configured sources, stored source rows and outbox counts in; a verdict out.
+healthy (0): every enabled source ok, nothing failed in the outbox; degraded (1):
+some source not ok, or alerts failed; down (2): no enabled source is ok.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.models import Source
+
+HEALTHY, DEGRADED, DOWN = 0, 1, 2
+LEVEL_NAMES = {HEALTHY: "healthy", DEGRADED: "degraded", DOWN: "down"}
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    state: str  # ok / failing / blocked / layout_changed / never crawled / disabled
+    last_ok: str | None
+    failure_streak: int
+    next_run: datetime | None
+
+
+@dataclass(frozen=True)
+class Health:
+    level: int
+    sources: tuple[SourceHealth, ...]
+    pending_alerts: int
+    failed_alerts: int
+    db_bytes: int
+
+    @property
+    def name(self) -> str:
+        return LEVEL_NAMES[self.level]
+
+
+def assess(
+    sources: Sequence[Source],
+    rows: Sequence[Mapping[str, Any]],
+    alert_counts: Mapping[str, int],
+    db_bytes: int,
+) -> Health:
+    """Judge the installation from what the database says about each source."""
+    by_name = {row["name"]: row for row in rows}
+    states: list[SourceHealth] = []
+    for source in sources:
+        row = by_name.get(source.name, {})
+        last = row.get("last_crawl")
+        state = row.get("state") or "never crawled"
+        if not source.enabled:
+            state = "disabled"
+        elif not last:
+            state = "never crawled"
+        states.append(
+            SourceHealth(
+                name=source.name,
+                state=state,
+                last_ok=row.get("last_ok"),
+                failure_streak=int(row.get("failure_streak") or 0),
+                next_run=_next_run(last, source.every) if source.enabled else None,
+            )
+        )
+    enabled = [s for s in states if s.state != "disabled"]
+    ok = [s for s in enabled if s.state in ("ok", "never crawled")]
+    failed_alerts = int(alert_counts.get("failed", 0))
+    if enabled and not ok:
+        level = DOWN
+    elif len(ok) < len(enabled) or failed_alerts:
+        level = DEGRADED
+    else:
+        level = HEALTHY
+    return Health(
+        level=level,
+        sources=tuple(states),
+        pending_alerts=int(alert_counts.get("pending", 0)),
+        failed_alerts=failed_alerts,
+        db_bytes=db_bytes,
+    )
+
+
+def _next_run(last_crawl: str | None, every: float) -> datetime | None:
+    if not last_crawl:
+        return None
+    return datetime.fromisoformat(last_crawl) + timedelta(seconds=every)
+
+
+def prometheus(health: Health) -> str:
+    """The node_exporter textfile-collector format of `health`."""
+    lines = [
+        "# HELP leakmon_health 0 healthy, 1 degraded, 2 down",
+        "# TYPE leakmon_health gauge",
+        f"leakmon_health {health.level}",
+        "# TYPE leakmon_alerts_pending gauge",
+        f"leakmon_alerts_pending {health.pending_alerts}",
+        "# TYPE leakmon_alerts_failed gauge",
+        f"leakmon_alerts_failed {health.failed_alerts}",
+        "# TYPE leakmon_db_bytes gauge",
+        f"leakmon_db_bytes {health.db_bytes}",
+        "# TYPE leakmon_source_ok gauge",
+        "# TYPE leakmon_source_failure_streak gauge",
+    ]
+    for source in health.sources:
+        label = source.name.replace("\\", "").replace('"', "")
+        lines.append(f'leakmon_source_ok{{source="{label}"}} {int(source.state == "ok")}')
+        lines.append(f'leakmon_source_failure_streak{{source="{label}"}} {source.failure_streak}')
+    return "\n".join(lines) + "\n"
