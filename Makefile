@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench soak clean setup
 
 setup: $(STAMP)
 
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+soak: $(STAMP)
+	LEAKMON_SOAK_KILLS=60 $(BIN)/python -m pytest -q tests/test_crashloop.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench
