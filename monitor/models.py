@@ -145,7 +145,12 @@ class Rule:
     exclude: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # empty: every source
     sellers: tuple[str, ...] = ()  # empty: every seller
+    regex: tuple[str, ...] = ()  # at least one must match (case-insensitive, on folded text)
     min_records: int | None = None
+    min_price_usd: float | None = None  # listings without a USD estimate never match
+    data_types: tuple[str, ...] = ()  # at least one of the listing's data types
+    countries: tuple[str, ...] = ()  # ISO alpha-2; the listing's country hint must be one
+    first_post: bool = False  # keywords also match the thread's first post text
     events: tuple[EventKind, ...] = (
         EventKind.NEW,
         EventKind.CHANGED,
@@ -162,6 +167,7 @@ class NotifyTarget:
     name: str
     url: str  # apprise URL, secrets already substituted; never log it
     format: str = "text"  # text | markdown | html | slack
+    defang: bool = True  # hxxp://example[.]onion in alerts, as TI reports write links
 
 
 @dataclass(frozen=True)
@@ -333,3 +339,41 @@ class Alert:
     attempts: int = 0
     next_attempt: datetime | None = None
     last_error: str | None = None
+
+
+# ------------------------------------------------------------- verification
+
+
+class Verdict(StrEnum):
+    """What a listing's own page says: GONE deletes, PRESENT ages out, UNKNOWN waits."""
+
+    GONE = "gone"
+    PRESENT = "present"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One fetch of a listing's own page and its verdict (see `monitor.verify`).
+
+    `listing` carries fields re-read from the page when the engine can parse it.
+    """
+
+    listing_id: str
+    url: str
+    at: datetime
+    verdict: Verdict
+    reason: str  # "http 404", "phrase: ...", "blocked:captcha", "title present", ...
+    status: int | None = None
+    listing: Listing | None = None
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    """The raw HTML of a listing's own page, kept as evidence when `keep_html` is on."""
+
+    listing_id: str
+    url: str
+    at: datetime
+    status: int | None
+    html: str

@@ -67,6 +67,7 @@ class CompiledRule:
     any: tuple[re.Pattern[str], ...]
     all: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
+    regex: tuple[re.Pattern[str], ...]
     sellers: frozenset[str]
 
     def matches_event(self, event: Event) -> bool:
@@ -90,10 +91,23 @@ class CompiledRule:
             listing.records is None or listing.records.count < rule.min_records
         ):
             return False
-        text = normalize(f"{listing.title} {listing.seller or ''}")
+        if rule.min_price_usd is not None and (
+            listing.price is None or (listing.price.usd or 0) < rule.min_price_usd
+        ):
+            return False
+        if rule.data_types and not set(rule.data_types) & set(listing.data_types):
+            return False
+        if rule.countries and (listing.country or "").upper() not in rule.countries:
+            return False
+        parts = [listing.title, listing.seller or ""]
+        if rule.first_post and listing.first_post:
+            parts.append(listing.first_post)
+        text = normalize(" ".join(parts))
         if self.any and not any(p.search(text) for p in self.any):
             return False
         if not all(p.search(text) for p in self.all):
+            return False
+        if self.regex and not any(p.search(text) for p in self.regex):
             return False
         return not any(p.search(text) for p in self.exclude)
 
@@ -105,6 +119,7 @@ def compile_rule(rule: Rule) -> CompiledRule:
         any=_patterns(rule.any),
         all=_patterns(rule.all),
         exclude=_patterns(rule.exclude),
+        regex=tuple(re.compile(r, re.IGNORECASE) for r in rule.regex),
         sellers=frozenset(normalize(s) for s in rule.sellers if normalize(s)),
     )
 

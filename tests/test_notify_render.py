@@ -9,7 +9,7 @@ import pytest
 
 from monitor.errors import NotifyError
 from monitor.models import Alert
-from monitor.notify.render import render
+from monitor.notify.render import FORMATS, render
 
 NOW = datetime(2022, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def assert_safe_title(title: str) -> None:
 
 
 def test_text() -> None:
-    title, body, fmt = render(alert(), "text")
+    title, body, fmt = render(alert(), "text", defang_links=False)
     assert fmt == "text"
     assert_safe_title(title)
     assert title.startswith("[high] new: <!channel> <http://evil.example|click here> ＠here ＠Ever")
@@ -70,7 +70,7 @@ def markdown_to_html(text: str) -> str:
 
 
 def test_markdown_cannot_make_links_images_html_or_emphasis() -> None:
-    title, body, fmt = render(alert(), "markdown")
+    title, body, fmt = render(alert(), "markdown", defang_links=False)
     assert fmt == "markdown"
     assert_safe_title(title)
     assert body.split("\n")[0] == r"- **Seller:** \<\!here\> ＠channel \<@U123\> \*boss\*"
@@ -84,7 +84,7 @@ def test_markdown_cannot_make_links_images_html_or_emphasis() -> None:
 
 
 def test_html_escapes_everything_from_the_page() -> None:
-    title, body, fmt = render(alert(), "html")
+    title, body, fmt = render(alert(), "html", defang_links=False)
     assert fmt == "html"
     assert_safe_title(title)
     assert "<" not in title and ">" not in title
@@ -99,7 +99,7 @@ def test_html_escapes_everything_from_the_page() -> None:
 
 
 def test_slack_render_has_no_mention_link_or_styling_characters() -> None:
-    title, body, fmt = render(alert(), "slack")
+    title, body, fmt = render(alert(), "slack", defang_links=False)
     assert fmt == "markdown"  # apprise's Slack plugin turns it into mrkdwn
     assert_safe_title(title)
     lines = body.split("\n")
@@ -140,7 +140,7 @@ def slack_payload(title: str, body: str, fmt: str, blocks: str) -> dict[str, Any
 
 @pytest.mark.parametrize("blocks", ["no", "yes"])
 def test_slack_payload_through_apprise_has_no_mention_or_link(blocks: str) -> None:
-    title, body, fmt = render(alert(), "slack")
+    title, body, fmt = render(alert(), "slack", defang_links=False)
     payload = slack_payload(title, body, fmt, blocks)
     attachment = payload["attachments"][0]
     if blocks == "yes":
@@ -159,7 +159,7 @@ def test_slack_payload_through_apprise_has_no_mention_or_link(blocks: str) -> No
 
 def test_slack_url_code_span_cannot_be_broken_out_of() -> None:
     body = "URL: http://x.onion/`<!channel>`@here"
-    _, rendered, fmt = render(alert(body=body), "slack")
+    _, rendered, fmt = render(alert(body=body), "slack", defang_links=False)
     assert rendered == "**URL:** `http://x.onion/｀＜!channel＞｀＠here`"
     text = slack_payload("t", rendered, fmt, "no")["attachments"][0]["text"]
     assert text.count("`") == 2 and "<" not in text and "@" not in text
@@ -174,4 +174,14 @@ def test_title_is_one_line_in_every_format() -> None:
 
 def test_unknown_format() -> None:
     with pytest.raises(NotifyError, match="unknown message format 'rtf'"):
-        render(alert(), "rtf")
+        render(alert(), "rtf", defang_links=False)
+
+
+def test_links_are_defanged_by_default() -> None:
+    hostile = alert(body="Price: 10 BTC http://evil.example/pay\nURL: http://forum.onion/t?tid=1")
+    for fmt in FORMATS:
+        _, body, _ = render(hostile, fmt)
+        assert "http://" not in body and "hxxp://" in body
+        assert "forum.onion" not in body and "evil.example" not in body
+    _, plain, _ = render(hostile, "text", defang_links=False)
+    assert "URL: http://forum.onion/t?tid=1" in plain

@@ -347,3 +347,32 @@ def test_clean_is_one_safe_line(text: str) -> None:
     assert len(out) <= 50
     assert "\n" not in out and "\r" not in out
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", out)
+
+
+# --------------------------------------------------------- richer rule fields
+
+
+def test_regex_price_datatypes_countries_and_first_post() -> None:
+    from dataclasses import replace
+
+    base = listing()
+    rich = replace(
+        base,
+        price=Price(200_000.0, "USD", "$200,000", usd=200_000.0),
+        data_types=("national_ids", "phones"),
+        country="CN",
+        first_post="Full dump of the Shanghai National Police, contact via tox",
+        title="Big government DB",
+    )
+    assert matches(Rule("r", regex=(r"\bgov\w+\b",)), rich)
+    assert not matches(Rule("r", regex=(r"^police",)), rich)
+    assert matches(Rule("r", any=("db",), min_price_usd=100_000), rich)
+    assert not matches(Rule("r", any=("db",), min_price_usd=300_000), rich)
+    assert not matches(Rule("r", any=("police",), min_price_usd=1), base)  # no USD estimate
+    assert matches(Rule("r", any=("db",), data_types=("phones", "emails")), rich)
+    assert not matches(Rule("r", any=("db",), data_types=("emails",)), rich)
+    assert matches(Rule("r", any=("db",), countries=("CN", "HK")), rich)
+    assert not matches(Rule("r", any=("db",), countries=("RU",)), rich)
+    assert not matches(Rule("r", any=("tox",)), rich)
+    assert matches(Rule("r", any=("tox",), first_post=True), rich)
+    assert matches(Rule("r", any=("national police",), first_post=True), rich)

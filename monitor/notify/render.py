@@ -40,6 +40,8 @@ _SLACK_TWINS = str.maketrans(
     {"@": "＠", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "~": "～", "`": "｀", "\\": "＼"}
 )
 _SLACK_SPECIAL = re.compile(r"([\[\]()!#])")
+_URL = re.compile(r"\b(https?|ftp)://([^/\s?#]+)", re.IGNORECASE)
+_ONION = re.compile(r"(?<!\[)\.onion\b", re.IGNORECASE)
 _SLACK_CODE_TWINS = str.maketrans({"@": "＠", "<": "＜", ">": "＞", "`": "｀"})
 
 
@@ -67,10 +69,22 @@ def _slack_value(label: str | None, value: str) -> str:
     return _SLACK_SPECIAL.sub(r"\\\1", _slack(value))
 
 
-def render(alert: Alert, fmt: str) -> tuple[str, str, str]:
+def defang(text: str) -> str:
+    """Links made unclickable the way threat-intelligence reports write them:
+    ``http://x.onion/a`` -> ``hxxp://x[.]onion/a``; bare ``.onion`` names too."""
+
+    def url(match: re.Match[str]) -> str:
+        scheme = match.group(1).replace("tt", "xx").replace("TT", "XX")
+        return f"{scheme}://{match.group(2).replace('.', '[.]')}"
+
+    return _ONION.sub("[.]onion", _URL.sub(url, text))
+
+
+def render(alert: Alert, fmt: str, *, defang_links: bool = True) -> tuple[str, str, str]:
     """(title, body, body_format) of `alert` for a target of format `fmt`.
 
-    Raises NotifyError for an unknown format.
+    With `defang_links` (the default) every link in the title and body is defanged. Raises
+    NotifyError for an unknown format.
     """
     title = _BROADCAST.sub("＠", one_line(alert.title))
     lines = [
@@ -78,6 +92,9 @@ def render(alert: Alert, fmt: str) -> tuple[str, str, str]:
         for raw in alert.body.splitlines()
         if one_line(raw)
     ]
+    if defang_links:
+        title = defang(title)
+        lines = [(label, defang(value)) for label, value in lines]
     if fmt == "text":
         body = "\n".join(f"{label}: {value}" if label else value for label, value in lines)
         return title, body, "text"

@@ -121,7 +121,7 @@ class AppriseSender:
     def send(self, target: NotifyTarget, alert: Alert) -> None:
         """Deliver `alert` to `target`; NotifyError (naming the target, never its URL)
         unless apprise reports success for every service of the URL."""
-        title, body, body_format = render(alert, target.format)
+        title, body, body_format = render(alert, target.format, defang_links=target.defang)
         client = self._client(target)
         notify_type = _NOTIFY_TYPES.get(alert.severity.lower(), "info")
         with _redacted_apprise_logs(target.url):
