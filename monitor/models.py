@@ -168,6 +168,7 @@ class NotifyTarget:
     url: str  # apprise URL, secrets already substituted; never log it
     format: str = "text"  # text | markdown | html | slack
     defang: bool = True  # hxxp://example[.]onion in alerts, as TI reports write links
+    proxy: str | None = None  # socks5h://127.0.0.1:9050: HTTP-based targets go through Tor
 
 
 @dataclass(frozen=True)

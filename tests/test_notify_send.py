@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -246,3 +247,35 @@ def test_email_through_a_real_smtp_server(fmt: str) -> None:
     else:
         assert "Seller: ChinaDan" in content
         assert expected_title == "[high] new: <b>db</b> Bcc: victim@example.com (darkforum)"
+
+
+def test_proxy_sends_http_targets_through_socks(receiver: Receiver) -> None:
+    """A target with `proxy` reaches its receiver only through the SOCKS relay (PySocks),
+    by host name: the relay maps hooks.example to the receiver on loopback."""
+    import asyncio
+    import threading
+
+    from monitor.demo import SocksRelay
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    relay = SocksRelay({"hooks.example": ("127.0.0.1", receiver.port)})
+    asyncio.run_coroutine_threadsafe(relay.start(), loop).result(5)
+    try:
+        target = NotifyTarget(
+            "via-tor",
+            f"json://hooks.example:{receiver.port}/hook",
+            "text",
+            proxy=f"socks5h://127.0.0.1:{relay.port}",
+        )
+        before = dict(os.environ)
+        AppriseSender().send(target, alert())
+        assert dict(os.environ) == before  # the proxy was set for that one call only
+        assert len(receiver.requests) == 1
+        assert [r.host for r in relay.requests] == ["hooks.example"]
+    finally:
+        asyncio.run_coroutine_threadsafe(relay.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -9,6 +9,7 @@ own log records are redacted (apprise logs a URL it cannot parse verbatim).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,35 @@ def _failure(result: Any, secrets: tuple[str, ...]) -> str:
     return text[:_DETAIL_LIMIT]
 
 
+_PROXY_VARS = ("ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy")
+
+
+@contextmanager
+def _through(proxy: str | None) -> Iterator[None]:
+    """Route apprise's requests-based plugins through `proxy` for one send.
+
+    requests reads the proxy from the environment (PySocks speaks SOCKS for it);
+    the sender is single-threaded, so the variables are set only around one call
+    and restored after (NO_PROXY is cleared meanwhile: nothing bypasses Tor).
+    """
+    if not proxy:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in (*_PROXY_VARS, "NO_PROXY", "no_proxy")}
+    for name in saved:
+        os.environ.pop(name, None)
+    for name in _PROXY_VARS:
+        os.environ[name] = proxy
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class AppriseSender:
     """Sends alerts through apprise; one cached `apprise.Apprise` per target name.
 
@@ -124,7 +154,7 @@ class AppriseSender:
         title, body, body_format = render(alert, target.format, defang_links=target.defang)
         client = self._client(target)
         notify_type = _NOTIFY_TYPES.get(alert.severity.lower(), "info")
-        with _redacted_apprise_logs(target.url):
+        with _redacted_apprise_logs(target.url), _through(target.proxy):
             try:
                 result = client.notify(
                     body=body, title=title, body_format=body_format, notify_type=notify_type
