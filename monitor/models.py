@@ -169,6 +169,9 @@ class NotifyTarget:
     format: str = "text"  # text | markdown | html | slack
     defang: bool = True  # hxxp://example[.]onion in alerts, as TI reports write links
     proxy: str | None = None  # socks5h://127.0.0.1:9050: HTTP-based targets go through Tor
+    digest: float | None = None  # seconds: collect alerts into one message this often
+    rate_limit: int | None = None  # messages per hour; the overflow goes into one digest
+    min_severity: str = "low"  # low | medium | high | critical
 
 
 @dataclass(frozen=True)

@@ -129,11 +129,20 @@ def alert_id(event_id: str, rule: str, target: str) -> str:
     return hashlib.sha256(f"{event_id}|{rule}|{target}".encode()).hexdigest()[:20]
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 1
+
+
 def _target_names(rule: Rule, targets: Sequence[NotifyTarget]) -> tuple[str, ...]:
     # A rule naming a target that is not configured still gets its alert: the
     # dispatcher fails it visibly ("no longer configured") instead of dropping it.
-    names = rule.targets or tuple(t.name for t in targets)
-    return tuple(dict.fromkeys(names))
+    # A target whose min_severity is above the rule's severity gets nothing.
+    floors = {t.name: _rank(t.min_severity) for t in targets}
+    names = rule.targets or tuple(floors)
+    return tuple(n for n in dict.fromkeys(names) if _rank(rule.severity) >= floors.get(n, 0))
 
 
 def alerts_for(

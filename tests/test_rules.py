@@ -376,3 +376,19 @@ def test_regex_price_datatypes_countries_and_first_post() -> None:
     assert not matches(Rule("r", any=("tox",)), rich)
     assert matches(Rule("r", any=("tox",), first_post=True), rich)
     assert matches(Rule("r", any=("national police",), first_post=True), rich)
+
+
+def test_target_min_severity_filters_alerts() -> None:
+    targets = (
+        NotifyTarget("pager", "json://x", min_severity="high"),
+        NotifyTarget("log", "json://y"),
+    )
+    lst = listing()
+    low = Rule("low", any=("police",), severity="medium")
+    high = Rule("high", any=("police",), severity="critical")
+    got = alerts_for([event(lst)], {lst.id: lst}, [low, high], targets, NOW)
+    assert sorted((a.rule, a.target) for a in got) == [
+        ("high", "log"),
+        ("high", "pager"),
+        ("low", "log"),
+    ]
