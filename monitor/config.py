@@ -10,239 +10,55 @@ order from 0. ``${VAR}`` in any string value is replaced from the environment
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from monitor.config_schema import (
+    ARRAYS,
+    CSS_KEYS,
+    CSS_REQUIRED,
+    MESSAGES,
+    TABLES,
+    DefaultsModel,
+    NotifyModel,
+    RatesModel,
+    RuleModel,
+    SelectorsModel,
+    SourceModel,
+    StorageModel,
+    TorModel,
+    WatchModel,
+    suggest,
+)
 from monitor.errors import ConfigError
-from monitor.models import Config, EventKind, NotifyTarget, Rule, Selectors, Source, TorSettings
-from monitor.units import parse_duration, parse_size
+from monitor.models import (
+    Config,
+    EventKind,
+    NotifyTarget,
+    Rule,
+    Selectors,
+    Source,
+    StorageSettings,
+    TorSettings,
+)
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 M = TypeVar("M", bound=BaseModel)
 
-TABLES = ("tor", "storage", "defaults")
-ARRAYS = ("source", "rule", "notify")
-SEVERITIES = ("low", "medium", "high", "critical")
-FORMATS = ("text", "markdown", "html", "slack")
-EVENTS = tuple(kind.value for kind in EventKind)
-
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_ONION_V3 = re.compile(r"[a-z2-7]{56}")
-_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_APPRISE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 _MIN_SECRET = 4  # substituted values at least this long are scrubbed from messages
-
-_MESSAGES = {
-    "missing": "required",
-    "string_type": "must be a string",
-    "bool_type": "must be true or false",
-    "int_type": "must be a whole number",
-    "float_type": "must be a number",
-    "list_type": "must be a list",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-    "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
-    "too_short": "must not be empty",
-}
-
-
-# ------------------------------------------------------------------ validators
-
-
-def _suggest(value: str, known: Sequence[str]) -> str:
-    """' (did you mean 'css'?)' for a close match, else the known names (when few)."""
-    close = difflib.get_close_matches(value, known, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    if not known:
-        return "; none is defined"
-    return f"; known: {', '.join(known)}" if len(known) <= 12 else ""
-
-
-def _choice(what: str, known: Sequence[str]) -> AfterValidator:
-    def check(value: str) -> str:
-        if value not in known:
-            raise ValueError(f"unknown {what} {value!r}{_suggest(value, known)}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _check(ok: Callable[[str], object], message: str) -> AfterValidator:
-    """A validator that raises `message` unless `ok(value)` is truthy."""
-
-    def check(value: str) -> str:
-        if not ok(value):
-            raise ValueError(message)
-        return value
-
-    return AfterValidator(check)
-
-
-def _regex(value: str) -> str:
-    try:
-        groups = re.compile(value).groups
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    if groups < 1:
-        raise ValueError(r"needs a capturing group for the id, e.g. 'tid=(\d+)'")
-    return value
-
-
-def _source_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        host, _ = parts.hostname, parts.port
-    except ValueError:
-        raise ValueError("not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not host or re.search(r"\s", value):
-        raise ValueError("must be an http:// or https:// URL with a host")
-    if host.endswith(".onion") and not _ONION_V3.fullmatch(host[:-6].rsplit(".", 1)[-1]):
-        raise ValueError("not a v3 onion address (56 characters a-z, 2-7 before '.onion')")
-    return value
-
-
-def _socks(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        raise ValueError("not a valid proxy URL") from None
-    if parts.scheme == "socks5":
-        raise ValueError(
-            "use socks5h://, not socks5:// (socks5 resolves host names locally: "
-            "it leaks DNS and cannot reach .onion addresses)"
-        )
-    if parts.scheme != "socks5h" or not parts.hostname or port is None:
-        raise ValueError("must look like socks5h://127.0.0.1:9050")
-    if parts.username is not None or parts.path not in ("", "/"):
-        raise ValueError("must be socks5h://host:port (leakmon sets a SOCKS user per source)")
-    return value
-
-
-def _control(value: str) -> str:
-    host, _, port = value.rpartition(":")
-    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("must be host:port, e.g. 127.0.0.1:9051")
-    return value
-
-
-_NAME_RULE = "must be lowercase letters, digits, '_' or '-' (at most 64, first a letter or digit)"
-Name = Annotated[str, _check(_NAME.fullmatch, _NAME_RULE)]
-Text = Annotated[str, _check(str.strip, "must not be empty")]
-Token = Annotated[str, _check(_TOKEN.fullmatch, "not a valid header or cookie name")]
-Safe = Annotated[str, _check(lambda v: not _CTL.search(v), "must not contain control characters")]
-CookieValue = Annotated[Safe, _check(lambda v: ";" not in v, "must not contain ';'")]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-AppriseUrl = Annotated[str, _check(_APPRISE.match, "must be an apprise URL like slack://...")]
-
-
-# ---------------------------------------------------------------------- models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class TorModel(_Model):
-    socks: Annotated[str, AfterValidator(_socks)] = "socks5h://127.0.0.1:9050"
-    control: Annotated[str, AfterValidator(_control)] | None = None
-    control_password: str | None = None
-
-
-class StorageModel(_Model):
-    path: Text | None = None
-
-
-class DefaultsModel(_Model):
-    """Settings that [defaults] gives to every source that does not set them."""
-
-    every: Duration | None = None
-    max_pages: Annotated[int, Field(ge=1, le=1000)] | None = None
-    missing_after: Annotated[int, Field(ge=1)] | None = None
-    timeout: Duration | None = None
-    max_bytes: Size | None = None
-    baseline_alerts: bool | None = None
-    headers: dict[Token, Safe] = Field(default_factory=dict)
-
-
-class SelectorsModel(_Model):
-    item: Text
-    title: Text
-    url: Text
-    id: Text | None = None
-    id_pattern: Annotated[str, AfterValidator(_regex)] | None = None
-    seller: Text | None = None
-    price: Text | None = None
-    records: Text | None = None
-    posted: Text | None = None
-    next: Text | None = None
-
-
-class SourceModel(DefaultsModel):
-    name: Name
-    url: Annotated[str, AfterValidator(_source_url)]
-    engine: str
-    selectors: SelectorsModel | None = None
-    allow_clearnet: bool = False
-    enabled: bool = True
-    cookies: dict[Token, CookieValue] = Field(default_factory=dict)
-    block_markers: list[Text] = Field(default_factory=list)
-
-    @field_validator("engine")
-    @classmethod
-    def _known_engine(cls, value: str, info: ValidationInfo) -> str:
-        engines = sorted(info.context["engines"]) if info.context else []
-        if value not in engines:
-            raise ValueError(f"unknown engine {value!r}{_suggest(value, engines)}")
-        return value
-
-
-class RuleModel(_Model):
-    name: Name
-    any: list[Text] = Field(default_factory=list)
-    all: list[Text] = Field(default_factory=list)
-    exclude: list[Text] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
-    sellers: list[Text] = Field(default_factory=list)
-    min_records: Annotated[int, Field(ge=0)] | None = None
-    events: (
-        Annotated[list[Annotated[str, _choice("event", EVENTS)]], Field(min_length=1)] | None
-    ) = None
-    severity: Annotated[str, _choice("severity", SEVERITIES)] = "medium"
-    targets: list[str] = Field(default_factory=list)
-
-
-class NotifyModel(_Model):
-    name: Name
-    url: AppriseUrl
-    format: Annotated[str, _choice("format", FORMATS)] = "text"
 
 
 # --------------------------------------------------------------------- loading
@@ -264,7 +80,9 @@ def load_config(
     defaults = _validate(DefaultsModel, _entries(doc, "defaults"), problems)
     sources = _validate(SourceModel, _entries(doc, "source"), problems, {"engines": engines})
     rules = _validate(RuleModel, _entries(doc, "rule"), problems)
+    watches = _validate(WatchModel, _entries(doc, "watch"), problems)
     targets = _validate(NotifyModel, _entries(doc, "notify"), problems)
+    rates = _validate(RatesModel, _entries(doc, "rates"), problems)
     problems += _cross_checks(doc)
     bad = [loc for loc, _ in env_.problems]  # no second message where a variable is missing
     problems = env_.problems + [p for p in problems if not any(p[0][: len(b)] == b for b in bad)]
@@ -272,16 +90,22 @@ def load_config(
         problems.sort(key=_rank)
         raise ConfigError([f"{_path(loc)}: {env_.scrub(message)}" for loc, message in problems])
     config_path = path.resolve()
-    (tor_settings,), (db,), (default,) = tor, storage, defaults
+    (tor_model,), (db,), (default,), (rate_model,) = tor, storage, defaults, rates
     return Config(
         tor=TorSettings(
-            tor_settings.socks, tor_settings.control, tor_settings.control_password or None
+            socks=tor_model.socks,
+            control=tor_model.control,
+            control_password=tor_model.control_password or None,
+            newnym_after=tor_model.newnym_after,
+            max_concurrency=tor_model.max_concurrency,
         ),
         db_path=config_path.parent / Path(db.path).expanduser() if db.path else None,
         sources=tuple(_source(model, default) for model in sources),
-        rules=tuple(_rule(model) for model in rules),
-        targets=tuple(NotifyTarget(model.name, model.url, model.format) for model in targets),
+        rules=tuple(_rule(model) for model in rules) + tuple(_watch(w) for w in watches),
+        targets=tuple(_target(model) for model in targets),
         path=config_path,
+        storage=StorageSettings(db.keep_html, db.keep_events, db.keep_crawls),
+        rates={code.upper(): rate for code, rate in rate_model.root.items()},
     )
 
 
@@ -364,7 +188,7 @@ def _shape(doc: Mapping[str, Any]) -> list[Problem]:
                 if not isinstance(e, dict)
             ]
         elif key not in TABLES:
-            problems.append(((key,), f"unknown key{_suggest(key, (*TABLES, *ARRAYS))}"))
+            problems.append(((key,), f"unknown key{suggest(key, (*TABLES, *ARRAYS))}"))
     if doc.get("source", []) == []:
         problems.append((("source",), "no sources: add at least one [[source]] table"))
     return problems
@@ -392,11 +216,11 @@ def _message(model: type[BaseModel], error: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         *parent, key = error["loc"]
         known = (SelectorsModel if parent[-1:] == ["selectors"] else model).model_fields
-        return f"unknown key{_suggest(str(key), list(known))}"
+        return f"unknown key{suggest(str(key), list(known))}"
     if kind == "value_error":
         return str(ctx["error"])
-    if kind in _MESSAGES:
-        return _MESSAGES[kind].format(**ctx)
+    if kind in MESSAGES:
+        return MESSAGES[kind].format(**ctx)
     return error["msg"].replace("Input should be", "should be")
 
 
@@ -411,22 +235,37 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
         if source.get("allow_clearnet") is not True and _clearnet(source.get("url")):
             message = "not a .onion address: set allow_clearnet = true to crawl a clearnet site"
             problems.append(((*loc, "url"), message))
-        if source.get("engine") == "css" and "selectors" not in source:
+        selectors = source.get("selectors")
+        if source.get("engine") == "css" and selectors is None:
             message = "required by the css engine: give item, title and url"
             problems.append(((*loc, "selectors"), message))
-    for loc, rule in _entries(doc, "rule"):
-        if (
-            not any(rule.get(key) for key in ("any", "all", "sellers"))
-            and "min_records" not in rule
+        elif source.get("engine") == "css" and isinstance(selectors, dict):
+            problems += [
+                ((*loc, "selectors", key), "required by the css engine")
+                for key in CSS_REQUIRED
+                if key not in selectors
+            ]
+            problems += [
+                ((*loc, "selectors", key), "only engine profiles (mybb, xenforo, ...) take it")
+                for key in selectors
+                if key not in CSS_KEYS and key in SelectorsModel.model_fields
+            ]
+    for loc, rule in [*_entries(doc, "rule"), *_entries(doc, "watch")]:
+        if loc[0] == "watch":
+            if not any(rule.get(key) for key in ("names", "aliases", "domains")):
+                problems.append((loc, "watches nothing: give names, aliases or domains"))
+        elif not any(rule.get(key) for key in _SELECTIVE) and not any(
+            key in rule for key in ("min_records", "min_price_usd")
         ):
-            problems.append((loc, "matches everything: give any, all, sellers or min_records"))
+            message = "matches everything: give any, all, regex, sellers or min_records"
+            problems.append((loc, message))
         for key, what, known in (
             ("sources", "source", names["source"]),
             ("targets", "notify target", names["notify"]),
         ):
             values = rule.get(key)
             problems += [
-                ((*loc, key), f"unknown {what} {value!r}{_suggest(value, known)}")
+                ((*loc, key), f"unknown {what} {value!r}{suggest(value, known)}")
                 for value in (values if isinstance(values, list) else [])
                 if isinstance(value, str) and value not in known
             ]
@@ -477,17 +316,57 @@ def _path(loc: Loc) -> str:
 def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
     """The source's own settings over [defaults] over the Source dataclass defaults."""
     own = model.model_dump(exclude={"selectors", "headers", "block_markers"}, exclude_none=True)
-    selectors = Selectors(**model.selectors.model_dump()) if model.selectors else None
+    chosen = model.selectors.model_dump(exclude_none=True) if model.selectors else {}
+    css = model.engine == "css" and bool(chosen)
+    selectors = Selectors(**chosen) if css else None
     own_names = {name.lower() for name in model.headers}  # header names ignore case
+    merged = {**defaults.model_dump(exclude={"headers"}, exclude_none=True), **own}
+    if "missing_after" not in merged and (
+        merged.get("absence") == "count" or model.engine in COUNT_ENGINES
+    ):
+        merged["missing_after"] = 2  # shops and blogs: gone after 2 complete crawls
     return Source(
-        **{**defaults.model_dump(exclude={"headers"}, exclude_none=True), **own},
+        **merged,
         selectors=selectors,
+        overrides={} if css else chosen,
         headers={
             **{k: v for k, v in defaults.headers.items() if k.lower() not in own_names},
             **model.headers,
         },
         block_markers=tuple(model.block_markers),
     )
+
+
+COUNT_ENGINES = ("shop", "blog", "json")  # list everything: absence is counted
+_SELECTIVE = ("any", "all", "regex", "sellers", "data_types", "countries")
+
+
+def _target(model: NotifyModel) -> NotifyTarget:
+    return NotifyTarget(
+        model.name,
+        model.url,
+        model.format,
+        defang=model.defang,
+        proxy=model.proxy,
+        digest=model.digest,
+        rate_limit=model.rate_limit,
+        min_severity=model.min_severity,
+    )
+
+
+def _watch(model: WatchModel) -> Rule:
+    """A [[watch]] is a keyword rule over titles and first posts."""
+    rule = Rule(
+        name=f"watch-{model.name}",
+        any=(*model.names, *model.aliases, *model.domains),
+        sources=tuple(model.sources),
+        first_post=True,
+        severity=model.severity,
+        targets=tuple(model.targets),
+    )
+    if model.events is None:
+        return rule
+    return replace(rule, events=tuple(EventKind(event) for event in model.events))
 
 
 def _rule(model: RuleModel) -> Rule:

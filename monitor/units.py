@@ -1,7 +1,8 @@
 """Parse config durations ("30s", "1h30m") and sizes ("5MB", "1GiB"). Stdlib only.
 
-Both parsers accept a TOML value (number or string), return a positive number and
-raise ``ValueError`` with a short human message for anything else.
+The parsers accept a TOML value (number or string), return a positive number
+(`parse_delay` also allows zero) and raise ``ValueError`` with a short human message
+for anything else.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def parse_duration(value: object) -> float:
     else:
         seconds = float(value)
     return _positive(seconds)
+
+
+def parse_delay(value: object) -> float:
+    """Like `parse_duration`, but zero ("0", "0s", 0) is allowed: no delay."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return 0.0
+    if isinstance(value, str) and re.fullmatch(r"\s*0+(?:\.0+)?\s*[wdhms]?\s*", value.lower()):
+        return 0.0
+    return parse_duration(value)
 
 
 def parse_size(value: object) -> int:

@@ -69,7 +69,11 @@ def test_example_file_loads() -> None:
     assert forum.selectors.next == "a.pagination_next@href"
     assert shop.selectors is not None and shop.selectors.price == "span.price"
     assert "User-Agent" in forum.headers and forum.headers == shop.headers
-    assert [r.name for r in config.rules] == ["government-databases", "watched-sellers"]
+    assert [r.name for r in config.rules] == [
+        "government-databases",
+        "watched-sellers",
+        "watch-acme",
+    ]
     assert config.rules[0].min_records == 1_000_000
     assert EventKind.PRICE_DROP in config.rules[0].events
     assert config.rules[1].sellers == ("ChinaDan",)
@@ -79,6 +83,14 @@ def test_example_file_loads() -> None:
         "console": "console://",
     }
     assert [t.format for t in config.targets] == ["slack", "html", "text"]
+    assert config.rates == {"BTC": 60000, "XMR": 150, "EUR": 1.08}
+    assert (config.tor.newnym_after, config.tor.max_concurrency) == (3, 8)
+    assert (forum.min_delay, forum.retries, forum.absence, forum.skip_sticky) == (
+        2,
+        2,
+        "auto",
+        True,
+    )
 
 
 def test_example_file_names_its_variables() -> None:
@@ -460,7 +472,7 @@ BROKEN = [
     pytest.param(
         source() + '[[rule]]\nname = "all"\nexclude = ["x"]\n',
         "rule[0]",
-        "matches everything: give any, all, sellers or min_records",
+        "matches everything: give any, all, regex, sellers or min_records",
         id="rule-matches-everything",
     ),
     pytest.param(
@@ -560,3 +572,195 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "notify[0].format",
     ]
     assert str(info.value) == "\n".join(info.value.problems)
+
+
+# ------------------------------------------------- politeness, engines, storage, rates
+
+
+def test_new_keys_map_to_the_models(tmp_path: Path) -> None:
+    text = (
+        "[tor]\nnewnym_after = 5\nmax_concurrency = 2\n"
+        '[storage]\nkeep_html = true\nkeep_events = "30d"\nkeep_crawls = "1w"\n'
+        "[rates]\nBTC = 60000\nxmr = 150.5\n"
+        '[defaults]\nmin_delay = "0s"\nretries = 4\nskip_sticky = false\n'
+        'timezone = "Europe/Moscow"\nabsence = "count"\n'
+        + source(name='"inherits"')
+        + source(
+            'min_delay = "1.5s"\nretries = 0\nabsence = "verify"\nrevisit_every = "6h"\n'
+            'skip_sticky = true\ntimezone = "Asia/Shanghai"\n',
+            name='"board"',
+            engine='"mybb"',
+            selectors='{ seller = "span.author a", id_pattern = "tid=(\\\\d+)" }',
+        )
+        + source(name='"profile"', engine='"mybb"', selectors=None)
+    )
+    config = load_config(write(tmp_path, text), env={}, engines=("css", "mybb"))
+
+    assert (config.tor.newnym_after, config.tor.max_concurrency) == (5, 2)
+    assert (config.storage.keep_html, config.storage.keep_events) == (True, 30 * 86400)
+    assert config.storage.keep_crawls == 7 * 86400
+    assert config.rates == {"BTC": 60000.0, "XMR": 150.5}
+    inherits, board, profile = config.sources
+    assert (inherits.min_delay, inherits.retries, inherits.skip_sticky) == (0.0, 4, False)
+    assert (inherits.timezone, inherits.absence) == ("Europe/Moscow", "count")
+    assert inherits.selectors is not None and inherits.overrides == {}
+    assert (board.min_delay, board.retries, board.absence) == (1.5, 0, "verify")
+    assert (board.revisit_every, board.skip_sticky, board.timezone) == (
+        21600,
+        True,
+        "Asia/Shanghai",
+    )
+    assert board.selectors is None
+    assert board.overrides == {"seller": "span.author a", "id_pattern": r"tid=(\d+)"}
+    assert profile.selectors is None and profile.overrides == {}
+
+
+def test_new_keys_keep_their_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, source()), env={})
+    (forum,) = config.sources
+    assert (config.tor.newnym_after, config.tor.max_concurrency) == (3, 8)
+    assert config.storage.keep_html is False and config.storage.keep_events is None
+    assert config.rates == {}
+    assert (forum.min_delay, forum.retries, forum.absence, forum.timezone) == (2.0, 2, "auto", None)
+
+
+NEW_BROKEN = [
+    ("[tor]\nnewnym_after = 0\n", "tor.newnym_after", "at least 1"),
+    ("[tor]\nmax_concurrency = 257\n", "tor.max_concurrency", "at most 256"),
+    ("[tor]\nnewnym = 3\n", "tor.newnym", "did you mean 'newnym_after'?"),
+    ('[storage]\nkeep_html = "yes"\n', "storage.keep_html", "true or false"),
+    ('[storage]\nkeep_events = "forever"\n', "storage.keep_events", "not a duration"),
+    ("[rates]\nBTC = 0\n", "rates.BTC", "positive"),
+    ('[rates]\nBTC = "lots"\n', "rates.BTC", "must be a number"),
+    ('[rates]\n"B C" = 1\n', 'rates."B C"', "not a currency code"),
+    ("[rates]\nBTC = -1\n", "rates.BTC", "positive"),
+    ('[defaults]\nmin_delay = "-1s"\n', "defaults.min_delay", "not a duration"),
+    ("[defaults]\nmin_delay = -1\n", "defaults.min_delay", "must not be negative"),
+    ("[defaults]\nretries = 11\n", "defaults.retries", "at most 10"),
+    ('[defaults]\nabsence = "verfy"\n', "defaults.absence", "did you mean 'verify'?"),
+    ('[defaults]\ntimezone = "Mars/Olympus"\n', "defaults.timezone", "unknown time zone"),
+    ("[defaults]\nskip_sticky = 1\n", "defaults.skip_sticky", "true or false"),
+]
+
+
+@pytest.mark.parametrize(("table", "prefix", "phrase"), NEW_BROKEN)
+def test_new_keys_broken(tmp_path: Path, table: str, prefix: str, phrase: str) -> None:
+    problems = problems_of(write(tmp_path, table + source()))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(prefix + ": "), problems
+    assert phrase in problems[0]
+
+
+def test_partial_selectors_only_for_profile_engines(tmp_path: Path) -> None:
+    text = (
+        source(selectors='{ item = "tr", title = "a" }')
+        + source(name='"board"', engine='"mybb"', selectors='{ seler = "a", posted = " " }')
+        + source('revisit_every = "0s"\n', name='"shop"', engine='"mybb"', selectors=None)
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={}, engines=("css", "mybb"))
+    assert info.value.problems == [
+        "source[0].selectors.url: required by the css engine",
+        "source[1].selectors.posted: must not be empty",
+        "source[1].selectors.seler: unknown key (did you mean 'seller'?)",
+        "source[2].revisit_every: must be greater than zero",
+    ]
+
+
+RICH = """
+[[source]]
+name = "forum"
+url = "http://exampleforums4td2ua3t5cqcxsze2q4kado62ehgy4rcu3qa3ibb2ud.onion/"
+engine = "mybb"
+every = "15m"
+
+[[rule]]
+name = "big-gov"
+regex = ['gov(ernment)?\\b']
+min_price_usd = 10000
+data_types = ["national_ids"]
+countries = ["cn", "HK"]
+first_post = true
+targets = ["slack"]
+
+[[watch]]
+name = "alibaba"
+names = ["Alibaba"]
+aliases = ["Aliyun", "阿里巴巴"]
+domains = ["alibaba.com"]
+targets = ["slack"]
+
+[[notify]]
+name = "slack"
+url = "json://127.0.0.1:9/x"
+format = "slack"
+digest = "1h"
+rate_limit = 20
+min_severity = "medium"
+proxy = "socks5h://127.0.0.1:9050"
+defang = false
+"""
+
+
+def test_rule_watch_and_notify_options(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(RICH)
+    config = load_config(path, engines=("css", "mybb"))
+    rule, watch = config.rules
+    assert rule.regex == (r"gov(ernment)?\b",)
+    assert rule.min_price_usd == 10000
+    assert rule.countries == ("CN", "HK")
+    assert rule.data_types == ("national_ids",) and rule.first_post
+    assert watch.name == "watch-alibaba"
+    assert watch.any == ("Alibaba", "Aliyun", "阿里巴巴", "alibaba.com")
+    assert watch.first_post and watch.severity == "high"
+    (target,) = config.targets
+    assert (target.digest, target.rate_limit, target.min_severity) == (3600, 20, "medium")
+    assert target.proxy == "socks5h://127.0.0.1:9050" and target.defang is False
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "prefix", "phrase"),
+    [
+        ("regex = ['gov(ernment)?\\b']", "regex = ['(unclosed']", "rule[0].regex[0]", "regular"),
+        ('countries = ["cn", "HK"]', 'countries = ["China"]', "rule[0].countries[0]", "two-letter"),
+        (
+            'names = ["Alibaba"]\naliases = ["Aliyun", "阿里巴巴"]\ndomains = ["alibaba.com"]',
+            "",
+            "watch[0]",
+            "watches nothing",
+        ),
+        ("rate_limit = 20", "rate_limit = 0", "notify[0].rate_limit", "at least 1"),
+        (
+            'proxy = "socks5h://127.0.0.1:9050"',
+            'proxy = "socks5://127.0.0.1:9050"',
+            "notify[0].proxy",
+            "socks5h",
+        ),
+        ('digest = "1h"', 'digest = "soon"', "notify[0].digest", ""),
+    ],
+)
+def test_broken_rule_watch_notify(
+    tmp_path: Path, old: str, new: str, prefix: str, phrase: str
+) -> None:
+    assert old in RICH
+    path = tmp_path / "sources.toml"
+    path.write_text(RICH.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, engines=("css", "mybb"))
+    assert any(p.startswith(prefix) and phrase in p for p in info.value.problems), (
+        info.value.problems
+    )
+
+
+def test_missing_after_defaults_to_2_for_counted_sources(tmp_path: Path) -> None:
+    onion = "http://exampleforums4td2ua3t5cqcxsze2q4kado62ehgy4rcu3qa3ibb2ud.onion/"
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f'[[source]]\nname = "shop"\nurl = "{onion}"\nengine = "shop"\nevery = "1h"\n'
+        f'[[source]]\nname = "forum"\nurl = "{onion}"\nengine = "mybb"\nevery = "1h"\n'
+        f'[[source]]\nname = "own"\nurl = "{onion}"\nengine = "shop"\nevery = "1h"\n'
+        "missing_after = 3\n"
+    )
+    config = load_config(path, engines=("shop", "mybb"))
+    assert [s.missing_after for s in config.sources] == [2, 1, 3]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import respx
+import stamina
 
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, decode_body, proxy_url
@@ -15,8 +17,17 @@ from monitor.models import Page, PageOutcome, Source, TorSettings
 
 ONION = "http://" + "a" * 56 + ".onion"
 TOR = TorSettings(socks="socks5h://127.0.0.1:9050")
-SOURCE = Source(name="forum", url=ONION + "/", engine="css", every=60, max_bytes=100_000)
+SOURCE = Source(
+    name="forum", url=ONION + "/", engine="css", every=60, max_bytes=100_000, min_delay=0
+)
 PAGE = "<html><body>" + "<p>a real forum page with enough visible text</p>" * 5 + "</body></html>"
+
+
+@pytest.fixture(autouse=True)
+def no_backoff() -> Iterator[None]:
+    """Retries keep their count but do not wait."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
 
 
 def get_with(router: respx.MockRouter, url: str, source: Source = SOURCE) -> Page:
@@ -62,8 +73,19 @@ def test_clearnet_refused_without_allow_clearnet() -> None:
 def test_clearnet_allowed_when_source_says_so() -> None:
     router = respx.mock(assert_all_called=False)
     router.get("http://example.com/").respond(200, html=PAGE)
-    page = get_with(router, "http://example.com/", replace(SOURCE, allow_clearnet=True))
+    source = replace(SOURCE, url="http://example.com/", allow_clearnet=True)
+    page = get_with(router, "http://example.com/", source)
     assert page.outcome is PageOutcome.OK
+
+
+def test_other_host_refused() -> None:
+    other = "http://" + "b" * 56 + ".onion/"
+    router = respx.mock(assert_all_called=False)
+    route = router.get(other).respond(200, html=PAGE)
+    page = get_with(router, other)
+    assert (page.outcome, page.reason) == (PageOutcome.FAILED, "refused")
+    assert "another host" in (page.error or "")
+    assert not route.called
 
 
 def test_redirect_to_clearnet_refused() -> None:

@@ -3,20 +3,25 @@
 Fail closed: no proxy means no client; the proxy is always ``socks5h://`` so the
 hostname travels to Tor unresolved; the environment's proxy settings are ignored
 (``trust_env=False``); clearnet hosts are refused unless the source allows them;
-redirects are followed by hand, same host only. Every response is capped in time
-and in bytes, and decompressed by us with a bound.
+every request stays on the source's own host (redirects are followed by hand).
+Every response is capped in time and in bytes, and decompressed by us with a bound.
+Transport errors and 502/503/504 are retried with exponential backoff and jitter;
+a shared `Politeness` spaces the requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import zlib
+import logging
+from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 import socksio
+import stamina
 
 from monitor.errors import (
     Blocked,
@@ -30,7 +35,12 @@ from monitor.errors import (
     TorUnavailable,
 )
 from monitor.fetch.blocks import block_reason
+from monitor.fetch.body import Bounded, decode_body, one_line
+from monitor.fetch.politeness import Politeness
+from monitor.fetch.probe import TRANSIENT, SocksReply, probe_connect, reply_code_of
 from monitor.models import Page, PageOutcome, Source, TorSettings
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEFAULT_HEADERS = {
@@ -40,9 +50,12 @@ DEFAULT_HEADERS = {
     "Accept-Encoding": "gzip, deflate",
 }
 MAX_REDIRECTS = 5
+RETRY_STATUSES = frozenset({502, 503, 504})
+BACKOFF_INITIAL = 2.0  # seconds before the first retry; doubles each time
+BACKOFF_MAX = 60.0
+BACKOFF_JITTER = 2.0
+CONNECT_TIMEOUT = 30.0  # Tor circuits are slow to build
 _ALLOWED_TYPES = ("text/html", "application/xhtml+xml", "application/json", "text/plain")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_onion(host: str) -> bool:
@@ -56,88 +69,87 @@ def proxy_url(tor: TorSettings, source_name: str) -> str:
     if parts.scheme != "socks5h" or not parts.hostname or not parts.port:
         raise ConfigError("tor.socks: must be socks5h://HOST:PORT (remote DNS through Tor)")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"socks5h://leakmon-{source_name}:x@{host}:{parts.port}"
+    return f"socks5h://{socks_username(source_name)}:x@{host}:{parts.port}"
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """A message safe for a log line or a terminal: no control characters, capped."""
-    return _CONTROL.sub(" ", text)[:limit]
+def socks_username(source_name: str) -> str:
+    """The SOCKS username of a source's circuit (Tor isolates streams by it)."""
+    return f"leakmon-{source_name}"
 
 
-class _Bounded:
-    """Collects a body, decompressing gzip/deflate itself, within a decoded-byte cap."""
+class _Transient:
+    """Mixin marking a failure worth another attempt."""
 
-    def __init__(self, encoding: str, cap: int) -> None:
-        self.cap = cap
-        self.parts: list[bytes] = []
-        self.size = 0
-        enc = encoding.strip().lower()
-        if enc in ("", "identity"):
-            self.decoder: zlib._Decompress | None = None
-        elif enc in ("gzip", "x-gzip"):
-            self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif enc == "deflate":
-            self.decoder = zlib.decompressobj()
-        else:
-            raise Refused(f"unsupported content encoding {one_line(enc, 40)!r}")
 
-    def feed(self, chunk: bytes) -> None:
-        if self.decoder is None:
-            self._add(chunk)
-            return
-        data = chunk
-        while data:
-            room = self.cap - self.size + 1
+class _TransportTimeout(FetchTimeout, _Transient):
+    pass
+
+
+class _TransportFailure(FetchError, _Transient):
+    pass
+
+
+class _OnionTransient(OnionUnreachable, _Transient):
+    pass
+
+
+def retryable(exc: Exception) -> bool:
+    """Retry transport failures and 502/503/504; never 4xx, refusals, caps or block pages."""
+    if isinstance(exc, HTTPStatusError):
+        return exc.status in RETRY_STATUSES
+    return isinstance(exc, _Transient)
+
+
+class _Tracker(httpcore.AsyncNetworkBackend):
+    """Wraps httpcore's network backend to remember the streams opened for the current
+    request, so the one httpcore leaves open after a failed SOCKS handshake is closed."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.inner = inner
+        self.opened: list[httpcore.AsyncNetworkStream] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        self.opened.append(stream)
+        return stream
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+    async def close_opened(self) -> None:
+        """Close the streams opened since the last call (those a failure left behind)."""
+        streams, self.opened = self.opened, []
+        for stream in streams:
             try:
-                out = self.decoder.decompress(data, room)
-            except zlib.error as exc:
-                raise FetchError(f"corrupt compressed body: {exc}") from None
-            self._add(out)
-            data = self.decoder.unconsumed_tail
-
-    def _add(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.size > self.cap:
-            raise TooLarge(f"decoded body larger than {self.cap} bytes")
-        self.parts.append(data)
-
-    def body(self) -> bytes:
-        return b"".join(self.parts)
+                await stream.aclose()
+            except (OSError, httpcore.NetworkError) as exc:
+                log.debug("closing a leftover proxy connection: %r", exc)
 
 
-def decode_body(body: bytes, content_type: str) -> str:
-    """Text of a body: header charset, then <meta charset>, then BOM, then detection."""
-    for candidate in (_header_charset(content_type), _meta_charset(body)):
-        if candidate:
-            try:
-                return body.decode(candidate)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    for bom, codec in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if body.startswith(bom):
-            return body.decode(codec, errors="replace")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes  # detection only when needed
-
-    best = from_bytes(body[:200_000]).best()
-    return body.decode(best.encoding if best else "utf-8", errors="replace")
-
-
-def _header_charset(content_type: str) -> str | None:
-    match = re.search(r"charset=\"?([A-Za-z0-9_.:-]+)", content_type, re.IGNORECASE)
-    return match.group(1) if match else None
-
-
-def _meta_charset(body: bytes) -> str | None:
-    match = _META_CHARSET.search(body[:4096])
-    return match.group(1).decode("ascii") if match else None
+def _transport(proxy: str) -> tuple[httpx.AsyncHTTPTransport, _Tracker | None]:
+    """httpx's transport through `proxy`, with the stream tracker installed when httpcore
+    exposes its backend (a private attribute; without it the leak waits for the GC)."""
+    transport = httpx.AsyncHTTPTransport(proxy=proxy, retries=0)
+    pool = getattr(transport, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if not isinstance(inner, httpcore.AsyncNetworkBackend):
+        log.warning("cannot install the SOCKS stream tracker: httpcore changed")
+        return transport, None
+    tracker = _Tracker(inner)
+    pool._network_backend = tracker  # type: ignore[union-attr]
+    return transport, tracker
 
 
 class Fetcher:
@@ -145,20 +157,37 @@ class Fetcher:
 
     `get()` never raises for a page-level failure: it returns a `Page` whose
     outcome is ``failed`` or ``blocked`` with a short reason and a one-line error.
+    Requests of one Fetcher run one at a time; `politeness` (shared by all Fetchers
+    of a process; a private one when None) spaces them across sources.
     """
 
-    def __init__(self, tor: TorSettings, source: Source) -> None:
+    def __init__(
+        self, tor: TorSettings, source: Source, politeness: Politeness | None = None
+    ) -> None:
         self.source = source
-        timeout = httpx.Timeout(min(30.0, source.timeout), read=source.timeout)
-        headers = {**DEFAULT_HEADERS, **source.headers}
+        proxy = proxy_url(tor, source.name)
+        parts = urlsplit(proxy)
+        self._proxy = (parts.hostname or "", parts.port or 0, parts.username)
+        self._host = (urlsplit(source.url).hostname or "").lower()
+        self._politeness = politeness or Politeness(tor.max_concurrency)
+        self._lock = asyncio.Lock()
+        transport, self._tracker = _transport(proxy)
         self._client = httpx.AsyncClient(
-            proxy=proxy_url(tor, source.name),
+            transport=transport,
             trust_env=False,
             follow_redirects=False,
-            timeout=timeout,
-            headers=headers,
+            timeout=httpx.Timeout(min(CONNECT_TIMEOUT, source.timeout), read=source.timeout),
+            headers={**DEFAULT_HEADERS, **source.headers},
             cookies=dict(source.cookies),
         )
+        self._get_retrying = stamina.retry(
+            on=retryable,
+            attempts=source.retries + 1,
+            timeout=None,
+            wait_initial=BACKOFF_INITIAL,
+            wait_max=BACKOFF_MAX,
+            wait_jitter=BACKOFF_JITTER,
+        )(self._get_polite)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -173,15 +202,14 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._tracker is not None:
+            self._tracker.opened.clear()
 
     async def get(self, url: str) -> Page:
         """Fetch one page within the source's caps and classify the outcome."""
-        wire = 0
         try:
-            async with asyncio.timeout(self.source.timeout):
+            async with self._lock:
                 status, text, wire = await self._get_following(url)
-        except TimeoutError:
-            return _failed(url, FetchTimeout(f"no complete answer within {self.source.timeout:g}s"))
         except HTTPStatusError as exc:
             return _failed(url, exc, status=exc.status)
         except FetchError as exc:
@@ -201,28 +229,40 @@ class Fetcher:
 
     async def _get_following(self, url: str) -> tuple[int, str, int]:
         current = url
-        self._check_target(current, origin=url)
+        self._check_target(current)
         for _hop in range(MAX_REDIRECTS + 1):
-            status, location, text, wire = await self._get_once(current)
+            status, location, text, wire = await self._get_retrying(current)
             if location is None:
                 return status, text, wire
-            nxt = urljoin(current, location)
-            self._check_target(nxt, origin=url)
-            current = nxt
+            current = urljoin(current, location)
+            self._check_target(current)
         raise Refused(f"more than {MAX_REDIRECTS} redirects")
 
-    def _check_target(self, url: str, origin: str) -> None:
+    def _check_target(self, url: str) -> None:
+        """Only http(s) on the source's own host; a clearnet host only if allowed."""
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:
             raise Refused(f"not an http(s) URL: {one_line(url, 120)}")
         if not is_onion(host) and not self.source.allow_clearnet:
             raise Refused(f"clearnet host {one_line(host, 80)} refused (allow_clearnet is off)")
-        if host != (urlsplit(origin).hostname or ""):
-            raise Refused(f"redirect to another host {one_line(host, 80)} refused")
+        if host != self._host:
+            raise Refused(f"another host {one_line(host, 80)} refused (not the source's host)")
+
+    async def _get_polite(self, url: str) -> tuple[int, str | None, str, int]:
+        """One attempt: wait for the host's turn, then fetch within the total time cap."""
+        timeout = self.source.timeout
+        async with self._politeness.slot(self._host, self.source.min_delay):
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self._get_once(url)
+            except TimeoutError:
+                raise FetchTimeout(f"no complete answer within {timeout:g}s") from None
 
     async def _get_once(self, url: str) -> tuple[int, str | None, str, int]:
         cap = self.source.max_bytes
+        if self._tracker is not None:
+            self._tracker.opened.clear()
         try:
             async with self._client.stream("GET", url) as resp:
                 if resp.is_redirect:
@@ -235,7 +275,7 @@ class Fetcher:
                 declared = resp.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise TooLarge(f"declared length {declared} exceeds {cap} bytes")
-                sink = _Bounded(resp.headers.get("content-encoding", ""), cap)
+                sink = Bounded(resp.headers.get("content-encoding", ""), cap)
                 wire = 0
                 async for chunk in resp.aiter_raw():
                     wire += len(chunk)
@@ -244,22 +284,41 @@ class Fetcher:
                     sink.feed(chunk)
                 return resp.status_code, None, decode_body(sink.body(), ctype), wire
         except (httpx.ProxyError, socksio.ProtocolError) as exc:
-            raise _proxy_failure(exc) from None
+            await self._close_leftovers()
+            raise await self._proxy_failure(url, exc) from None
+        except asyncio.CancelledError:  # the time cap (or shutdown) hit mid-handshake too
+            await self._close_leftovers()
+            raise
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TorUnavailable(f"SOCKS proxy not reachable: {one_line(str(exc), 120)}") from None
         except httpx.TimeoutException:
-            raise FetchTimeout("read timed out") from None
-        except httpx.RemoteProtocolError as exc:
-            raise FetchError(f"protocol error: {one_line(str(exc), 120)}") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(one_line(f"{type(exc).__name__}: {exc}", 160)) from None
+            raise _TransportTimeout("read timed out") from None
+        except httpx.TransportError as exc:
+            raise _TransportFailure(one_line(f"{type(exc).__name__}: {exc}", 160)) from None
 
+    async def _close_leftovers(self) -> None:
+        """Close this attempt's proxy connections: httpcore leaves the socket of a failed
+        or interrupted SOCKS handshake open (and a finished attempt's is dead anyway)."""
+        if self._tracker is not None:
+            await self._tracker.close_opened()
 
-def _proxy_failure(exc: Exception) -> FetchError:
-    message = one_line(str(exc), 160)
-    if "Malformed reply" in message or "could not connect" in message.lower():
-        return OnionUnreachable(f"Tor could not reach the site ({message})")
-    return TorUnavailable(f"SOCKS proxy error: {message}")
+    async def _proxy_failure(self, url: str, exc: Exception) -> FetchError:
+        """Tor refused the stream: name its reply (from the error, else by probing)."""
+        code = reply_code_of(exc)
+        if code is None and "Malformed reply" in str(exc):
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            proxy_host, proxy_port, user = self._proxy
+            reply = await asyncio.to_thread(
+                probe_connect, proxy_host, proxy_port, user, parts.hostname or "", port
+            )
+            code = reply.code if reply is not None and reply.code else None
+        if code is None:
+            return TorUnavailable(f"SOCKS proxy error: {one_line(str(exc), 160)}")
+        reply = SocksReply(code)
+        if code in TRANSIENT:
+            return _OnionTransient(f"Tor could not reach the site: {reply.describe()}")
+        return OnionUnreachable(f"Tor could not reach the site: {reply.describe()}")
 
 
 def _failed(url: str, exc: FetchError, status: int | None = None) -> Page:
