@@ -1,37 +1,67 @@
 """Extraction: listing pages in, listings out. Pure (no I/O, no clock).
 
 `get_engine(source)` builds the extractor a source names; every engine turns one
-page's HTML into a `PageExtract` and never raises on page content, however hostile.
-Field parsers: `numbers.parse_records`, `prices.parse_price`, `dates.parse_posted`.
+page into a `PageExtract` and never raises on page content, however hostile.
+Engines: `css` (the source's [selectors]), the profiles `mybb`, `xenforo`,
+`phpbb`, `shop`, `blog` (profiles.py; overridable through Source.overrides) and
+`json` (field paths over a JSON API). `extract_thread` reads a fetched thread page.
+Field parsers: `parse_text` (all of them), `numbers.parse_records`,
+`prices.parse_prices`, `size.parse_size`, `span.parse_span`,
+`datatypes.parse_data_types`, `dates.parse_posted`, `country.parse_country`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
 from monitor.errors import ExtractError
 from monitor.extract.css import CssEngine
+from monitor.extract.jsonapi import JsonEngine
+from monitor.extract.parse import ParsedText, parse_text
+from monitor.extract.profiles import PROFILES, profile_spec
+from monitor.extract.thread import ThreadPage, extract_thread
 from monitor.models import PageExtract, Source
 
-ENGINES: tuple[str, ...] = ("css",)
+ENGINES: tuple[str, ...] = ("css", "mybb", "xenforo", "phpbb", "shop", "blog", "json")
 
 
 class Engine(Protocol):
-    """Turns one fetched listing page into listings and the next page's link."""
+    """Turns one fetched listing page into listings and the next page's link.
+    `now` (the crawl time, aware) resolves relative dates; without it they stay None."""
 
-    def extract(self, html: str, page_url: str) -> PageExtract: ...
+    def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract: ...
 
 
-def get_engine(source: Source) -> Engine:
-    """The engine `source.engine` names, built and validated for `source`.
+def get_engine(source: Source, rates: Mapping[str, float] | None = None) -> Engine:
+    """The engine `source.engine` names, built and validated for `source`; `rates`
+    (USD per unit, Config.rates) give prices their USD estimate.
 
     Raises ExtractError for an unknown engine or unusable selectors (a css source
-    without selectors, a selector lexbor cannot compile, a bad id_pattern).
+    without selectors, a selector lexbor cannot compile, a bad id_pattern, an
+    unknown override key).
     """
+    where = f"source {source.name!r}"
     if source.engine == "css":
-        return CssEngine(source)
+        if source.overrides:
+            raise ExtractError(f"{where}: engine 'css' takes [selectors], not overrides")
+        return CssEngine(source, rates=rates)
+    if source.engine == "json":
+        return JsonEngine(source, rates=rates)
+    if source.engine in PROFILES:
+        spec = profile_spec(source.engine, source.overrides, f"{where}: overrides")
+        return CssEngine(source, spec, rates=rates)
     known = ", ".join(ENGINES)
-    raise ExtractError(f"source {source.name!r}: unknown engine {source.engine!r} (known: {known})")
+    raise ExtractError(f"{where}: unknown engine {source.engine!r} (known: {known})")
 
 
-__all__ = ["ENGINES", "Engine", "get_engine"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "ParsedText",
+    "ThreadPage",
+    "extract_thread",
+    "get_engine",
+    "parse_text",
+]

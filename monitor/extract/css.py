@@ -13,24 +13,22 @@ read ``href`` when no attribute is named.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
-from monitor.extract.dates import parse_posted
 from monitor.extract.dom import parse_html
-from monitor.extract.numbers import parse_records
-from monitor.extract.prices import parse_price
-from monitor.extract.text import clean_text
-from monitor.extract.urls import MAX_URL, resolve_url, same_host
-from monitor.models import Listing, PageExtract, Source
+from monitor.extract.listing import FIELDS, Context, build_listing
+from monitor.extract.parse import TextParser
+from monitor.extract.urls import resolve_url, same_host
+from monitor.models import Listing, PageExtract, Selectors, Source
 
+PRESENCE = "*"  # pseudo attribute: "1" for any matching node (the sticky key)
 MAX_ITEMS = 1000  # listing pages show 20-100; more is a hostile page
-TITLE_LIMIT = 500
-SELLER_LIMIT = 100
-POSTED_LIMIT = 100
-FIELD_TEXT_LIMIT = 200  # price and record-count fields
 
 _ATTR_SUFFIX = re.compile(r"@([A-Za-z_:][-\w:.]*)\s*$")
 
@@ -59,9 +57,11 @@ class _Page:
         self.tree = tree
         self.items = _unique(tree.css(item_css))[:MAX_ITEMS]
         self._owner = {node.mem_id: i for i, node in enumerate(self.items)}
+        self._firsts: dict[str, dict[int, LexborNode]] = {}
 
     def values(self, field: _Field | None) -> list[str]:
-        """Raw value of `field` for each item ("" where none; all "" when unset)."""
+        """Raw value of `field` for each item ("" where none; all "" when unset).
+        Later alternatives are not queried once every item has a value."""
         values = [""] * len(self.items)
         if field is None:
             return values
@@ -69,14 +69,25 @@ class _Page:
             if alt.css is None:
                 for i, node in enumerate(self.items):
                     values[i] = values[i] or _read(node, alt.attr)
-                continue
-            tried: set[int] = set()
-            for node in self.tree.css(alt.css):
-                i = self.owner(node)
-                if i >= 0 and i not in tried:
-                    tried.add(i)
+            else:
+                for i, node in self.firsts(alt.css).items():
                     values[i] = values[i] or _read(node, alt.attr)
+            if all(values):
+                break
         return values
+
+    def firsts(self, css: str) -> dict[int, LexborNode]:
+        """The first node `css` selects inside each item, by item index (memoised:
+        fields often share a selector, as title and url do)."""
+        found = self._firsts.get(css)
+        if found is None:
+            found = {}
+            for node in self.tree.css(css):
+                i = self.owner(node)
+                if i >= 0 and i not in found:
+                    found[i] = node
+            self._firsts[css] = found
+        return found
 
     def owner(self, node: LexborNode) -> int:
         """Index of the nearest item that is or contains `node`, else -1 (memoised)."""
@@ -105,110 +116,90 @@ def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
 
 def _read(node: LexborNode, attr: str | None) -> str:
     """The attribute `attr` of `node`, or its text; "" when blank."""
+    if attr == PRESENCE:
+        return "1"
     value = node.attrs.sget(attr, "") if attr else node.text()
     return value if value.strip() else ""
 
 
-class CssEngine:
-    """Selector-driven extractor for one source; built once, used for every page."""
+def spec_of(selectors: Selectors) -> dict[str, str]:
+    """A `Selectors` table as the engine's spec: key -> selector (unset keys absent)."""
+    return {k: v for k, v in vars(selectors).items() if v is not None}
 
-    def __init__(self, source: Source) -> None:
-        """Compile and validate the source's selectors; raises ExtractError."""
-        sel = source.selectors
-        if sel is None:
-            raise ExtractError(f"source {source.name!r}: engine 'css' needs [selectors]")
-        self.source = source.name
+
+class CssEngine:
+    """Selector-driven extractor for one source; built once, used for every page.
+
+    `spec` maps the keys of ``Selectors`` plus `replies`, `views`, `sticky` (any
+    match marks the item sticky) and `text` (a description parsed for fields) to
+    selectors; engine profiles pass theirs, a css source its [selectors] table.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        spec: Mapping[str, str] | None = None,
+        rates: Mapping[str, float] | None = None,
+    ) -> None:
+        """Compile and validate the selectors; raises ExtractError."""
+        if spec is None:
+            if source.selectors is None:
+                raise ExtractError(f"source {source.name!r}: engine 'css' needs [selectors]")
+            spec = spec_of(source.selectors)
+        self.source = source
+        self._parse = TextParser(rates)
         where = f"source {source.name!r}: selectors"
-        if _ATTR_SUFFIX.search(sel.item) or not sel.item.strip():
-            raise ExtractError(f"{where}.item must be a plain CSS selector: {sel.item!r}")
-        _check_css(where + ".item", sel.item)
-        self._item = sel.item
-        self._title = _field(where, "title", sel.title)
-        self._url = _field(where, "url", sel.url, default_attr="href")
-        self._id = _field(where, "id", sel.id) if sel.id else None
-        self._seller = _field(where, "seller", sel.seller) if sel.seller else None
-        self._price = _field(where, "price", sel.price) if sel.price else None
-        self._records = _field(where, "records", sel.records) if sel.records else None
-        self._posted = _field(where, "posted", sel.posted) if sel.posted else None
-        self._next = _field(where, "next", sel.next, default_attr="href") if sel.next else None
+        item = spec.get("item", "")
+        if _ATTR_SUFFIX.search(item) or not item.strip():
+            raise ExtractError(f"{where}.item must be a plain CSS selector: {item!r}")
+        _check_css(where + ".item", item)
+        self._item = item
+        for key in ("title", "url"):
+            if not spec.get(key, "").strip():
+                raise ExtractError(f"{where}.{key} is required")
+        self._fields: dict[str, _Field] = {}
+        for key in FIELDS:
+            if key in spec:
+                default = "href" if key == "url" else PRESENCE if key == "sticky" else None
+                self._fields[key] = _field(where, key, spec[key], default_attr=default)
+        self._next = (
+            _field(where, "next", spec["next"], default_attr="href") if spec.get("next") else None
+        )
+        self._tz = zone(source)
+        pattern = spec.get("id_pattern")
         try:
-            self._id_pattern = re.compile(sel.id_pattern) if sel.id_pattern else None
+            self._id_pattern = re.compile(pattern) if pattern else None
         except re.error as exc:
             raise ExtractError(f"{where}.id_pattern is not a valid regex: {exc}") from None
 
-    def extract(self, html: str, page_url: str) -> PageExtract:
-        """The listings on one page and the link to the next; never raises on content."""
+    def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract:
+        """The listings on one page and the link to the next; never raises on content.
+        `now` (the crawl time) resolves relative dates; without it they stay None."""
         tree = parse_html(html)
         page = _Page(tree, self._item)
-        columns = zip(
-            page.values(self._title),
-            page.values(self._url),
-            page.values(self._id),
-            page.values(self._seller),
-            page.values(self._price),
-            page.values(self._records),
-            page.values(self._posted),
-            strict=True,
-        )
+        columns = {key: page.values(spec) for key, spec in self._fields.items()}
         base = _base_url(tree, page_url)
+        ctx = Context(
+            source=self.source.name,
+            page_url=page_url,
+            base=base,
+            has_id="id" in self._fields,
+            id_pattern=self._id_pattern,
+            now=now,
+            tz=self._tz,
+            parse=self._parse,
+            skip_sticky=self.source.skip_sticky,
+            page_fallback=self.source.engine == "css",
+        )
         seen: set[str] = set()
         listings: list[Listing] = []
-        for row in columns:
-            listing = self._listing(*row, page_url=page_url, base=base)
+        for i in range(len(page.items)):
+            listing = build_listing({k: v[i] for k, v in columns.items()}, ctx)
             if listing is not None and listing.external_id not in seen:
                 seen.add(listing.external_id)
                 listings.append(listing)
         next_url = self._next_url(tree, page_url, base)
         return PageExtract(listings=tuple(listings), next_url=next_url)
-
-    def _listing(
-        self,
-        title: str,
-        href: str,
-        id_text: str,
-        seller: str,
-        price_text: str,
-        count_text: str,
-        posted_text: str,
-        *,
-        page_url: str,
-        base: str,
-    ) -> Listing | None:
-        """One item's raw field values as a Listing; None without title or id."""
-        title = clean_text(title, TITLE_LIMIT)
-        if not title:
-            return None
-        url = resolve_url(href, base)
-        raw_id = clean_text(id_text, MAX_URL) if self._id else url or ""
-        external_id = self._external_id(raw_id)
-        if not external_id:
-            return None
-        if url is None:  # an explicit id without a usable link: point at the page
-            url = resolve_url(page_url, page_url) or page_url
-        price_text = clean_text(price_text, FIELD_TEXT_LIMIT)
-        count_text = clean_text(count_text, FIELD_TEXT_LIMIT)
-        posted_raw = clean_text(posted_text, POSTED_LIMIT)
-        return Listing(
-            source=self.source,
-            external_id=external_id,
-            url=url,
-            title=title,
-            seller=clean_text(seller, SELLER_LIMIT) or None,
-            price=(parse_price(price_text) if price_text else None) or parse_price(title),
-            records=(parse_records(count_text) if count_text else None) or parse_records(title),
-            posted_at=parse_posted(posted_raw) if posted_raw else None,
-            posted_raw=posted_raw or None,
-        )
-
-    def _external_id(self, raw_id: str) -> str:
-        """The site's own id: id_pattern's first group (or match) in `raw_id`, else
-        `raw_id` itself; "" when there is none."""
-        if self._id_pattern is None or not raw_id:
-            return raw_id
-        match = self._id_pattern.search(raw_id)
-        if match is None:
-            return ""
-        return clean_text(match.group(1 if self._id_pattern.groups else 0) or "", MAX_URL)
 
     def _next_url(self, tree: LexborHTMLParser, page_url: str, base: str) -> str | None:
         """The next page's absolute URL on the same host, never the page itself."""
@@ -224,6 +215,16 @@ class CssEngine:
         if url is None or not same_host(url, page_url) or url == resolve_url(page_url, page_url):
             return None
         return url
+
+
+def zone(source: Source) -> tzinfo | None:
+    """The source's timezone for naive dates; None (UTC) when unset or unknown."""
+    if not source.timezone:
+        return None
+    try:
+        return ZoneInfo(source.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _field(where: str, name: str, spec: str, *, default_attr: str | None = None) -> _Field:

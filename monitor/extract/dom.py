@@ -56,21 +56,19 @@ def _depth_bound(html: str) -> int:
     without a matching open element.
     """
     open_by_name: dict[str, int] = {}
+    get = open_by_name.get
     depth = peak = 0
-    for token in _TAGS.findall(html):
-        if not token:
+    for token in _TAGS.findall(html.lower() if not html.islower() else html):
+        if not token or token in _FLAT:
             continue
         if token[0] == "/":
-            name = token[1:].lower()
-            count = open_by_name.get(name, 0)
+            count = get(token)  # end tags are counted under "/name"
             if count:
-                open_by_name[name] = count - 1
+                open_by_name[token] = count - 1
                 depth -= 1
             continue
-        name = token.lower()
-        if name in _FLAT:
-            continue
-        open_by_name[name] = open_by_name.get(name, 0) + 1
+        close = "/" + token
+        open_by_name[close] = get(close, 0) + 1
         depth += 1
         if depth > peak:
             peak = depth

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from monitor.extract.text import strip_escapes
 from monitor.models import Records
 
 # --- number grammar, shared with prices -------------------------------------------
@@ -32,7 +33,9 @@ _LETTER = r"0-9A-Za-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters, 
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width digits and letters become ASCII) with whitespace collapsed."""
+    """NFKC (full-width digits and letters become ASCII) with whitespace collapsed and
+    terminal escape sequences removed."""
+    text = strip_escapes(text)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())
@@ -71,6 +74,8 @@ _MAGNITUDES = {
     "миллиона": 1e6, "миллионов": 1e6, "百万": 1e6, "crore": 1e7, "crores": 1e7,
     "千万": 1e7, "亿": 1e8, "b": 1e9, "bn": 1e9, "bln": 1e9, "bil": 1e9, "billion": 1e9,
     "billions": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9, "миллиардов": 1e9,
+    "лям": 1e6, "ляма": 1e6, "лямов": 1e6, "лимон": 1e6, "лимонов": 1e6, "тыщ": 1e3,
+    "萬": 1e4, "億": 1e8, "十亿": 1e9, "百亿": 1e10,
 }  # fmt: skip
 _MAGNITUDE = alternation(_MAGNITUDES)
 _NOUNS = (
@@ -79,6 +84,7 @@ _NOUNS = (
     r"|patients?|students?|employees?|contacts?|phones?|numbers|cards|logins?"
     r"|credentials|creds|combos?|passwords?|hashes|leads|documents|docs|identities"
     r"|voters?|individuals|residents|orders|victims|players|passports?|ssns|devices"
+    r"|passengers?|buyers?|shoppers?|guests?|borrowers?|subscriptions?|holders?|applicants?"
     r"|строк[аи]?|строчек|записей|записи|запись|аккаунт(?:ов|а|ы)?|акков|юзеров"
     r"|пользовател(?:ей|я|и)|клиент(?:ов|а|ы)?|абонент(?:ов|а|ы)?|человек|граждан"
     r"|номер(?:ов|а)?|телефон(?:ов|а)?|почт|мыл|контакт(?:ов|а|ы)?|паспорт(?:ов|а)?"
@@ -104,7 +110,8 @@ _NOUN_REACH = 48  # characters between a number and its count noun, at most
 _UNIT_AFTER = re.compile(
     r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|[gt](?![a-zа-я])|%|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
-    r"руб|долл|бакс|биткоин)"
+    r"руб|долл|бакс|биткоин|元|美元|块|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
+    r"|fps|hz|mah|mp|px)(?![a-zа-я]))"
 )
 _BEFORE = re.compile(
     r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|eth|ltc|us\$))\s?$"
@@ -117,6 +124,22 @@ _DIGIT_BEFORE = re.compile(r"\d[ \-/(]$")
 _DIGIT_AFTER = re.compile(r"[ \-/)]\d")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _MAX_COUNT = 10**13
+
+
+_STAT = re.compile(rf"({NUMBER})(?![.,]?\d) ?(k|к|m|м|тыс|млн)?\.?(?![{_LETTER}])")
+_STAT_MAGNITUDES = {"k": 1e3, "к": 1e3, "тыс": 1e3, "m": 1e6, "м": 1e6, "млн": 1e6}
+
+
+def parse_count(text: str) -> int | None:
+    """A reply or view counter as forums print it ("1,204", "12K", "1.2M", "1,2 тыс.",
+    "17 Replies"); the first number in `text`, else None."""
+    match = _STAT.search(normalize(text[:100]).lower())
+    if match is None:
+        return None
+    magnitude = match[2]
+    value = number_value(match[1], prefer_decimal=bool(magnitude))
+    count = round(value * _STAT_MAGNITUDES[magnitude] if magnitude else value)
+    return count if 0 <= count <= _MAX_COUNT else None
 
 
 def parse_records(text: str) -> Records | None:

@@ -1,40 +1,52 @@
-"""Asking prices in listing text: "10 BTC", "$200,000", "200k$", "USDT 500",
-"Start 400$ Step 100$ Blitz 1500$", "договорная". Pure; regexes compiled once.
+"""Asking prices in listing text: "10 BTC", "$200,000", "200k$", "USDT 500", "5万元",
+"500-1000$", "Start 400$ Step 100$ Blitz 1500$", "Старт - 100$, шаг - 20$",
+"договорная", "面议". Pure; regexes compiled once.
 
 A price is an amount written next to a currency symbol, code or word; a bare
 number never is, so record counts are not mistaken for prices. Auctions: the start
-price is the amount (else the first plain amount, else the buy-now price; a step is
-never the price). Of "10 bitcoin or $200,000" the first is the amount. `raw` is the
-run of price text around the chosen amount (the whole auction line, both
-alternatives). `usd` is set for USD-pegged amounts (USD, USDT, USDC) or, for another
-currency, from a USD-pegged alternative the seller wrote next to it; never from
-exchange rates (no network).
+price is the primary price (else the first plain amount, else the buy-now price; a
+step is never the primary price). Every other amount is kept with its kind: start,
+step, blitz, or alternative ("10 bitcoin or $200,000": 10 BTC is the ask, $200,000
+an alternative). A range ("500-1000$") gives its lower bound as the amount and keeps
+the upper bound as an alternative. `raw` of the primary price is the run of price
+text around it (the whole auction line, both alternatives). `usd`: the amount for
+USD-pegged currencies (USD, USDT, USDC); else amount × `rates[currency]` (USD per
+unit, from the config's offline [rates] table); else a USD-pegged figure the seller
+wrote next to it ("10 BTC (~$200k)"). ¥ is read as CNY.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from monitor.extract.numbers import NUMBER, alternation, normalize, number_value
 from monitor.models import Price
 
-_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "₽": "RUB", "₿": "BTC"}
+_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "₽": "RUB", "₿": "BTC",
+            "¥": "CNY", "￥": "CNY", "₴": "UAH"}  # fmt: skip
 _CODES = {
     "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "долларов": "USD",
     "доллара": "USD", "доллар": "USD", "баксов": "USD", "бакса": "USD", "бакс": "USD",
-    "usdt": "USDT", "tether": "USDT", "usdc": "USDC", "eur": "EUR", "euro": "EUR",
-    "euros": "EUR", "евро": "EUR", "btc": "BTC", "xbt": "BTC", "bitcoin": "BTC",
-    "bitcoins": "BTC", "биткоин": "BTC", "биткоина": "BTC", "биткоинов": "BTC",
-    "биток": "BTC", "битка": "BTC", "xmr": "XMR", "monero": "XMR", "eth": "ETH",
-    "ether": "ETH", "ethereum": "ETH", "ltc": "LTC", "litecoin": "LTC", "rub": "RUB",
-    "руб": "RUB", "рублей": "RUB", "рубля": "RUB", "рубль": "RUB", "gbp": "GBP",
+    "美元": "USD", "美金": "USD", "刀": "USD", "usdt": "USDT", "tether": "USDT",
+    "usdc": "USDC", "eur": "EUR", "euro": "EUR", "euros": "EUR", "евро": "EUR",
+    "欧元": "EUR", "btc": "BTC", "xbt": "BTC", "bitcoin": "BTC", "bitcoins": "BTC",
+    "биткоин": "BTC", "биткоина": "BTC", "биткоинов": "BTC", "биток": "BTC",
+    "битка": "BTC", "比特币": "BTC", "xmr": "XMR", "monero": "XMR", "монеро": "XMR",
+    "门罗币": "XMR", "eth": "ETH", "ether": "ETH", "ethereum": "ETH", "以太坊": "ETH",
+    "ltc": "LTC", "litecoin": "LTC", "trx": "TRX", "sol": "SOL", "doge": "DOGE",
+    "zec": "ZEC", "bnb": "BNB", "rub": "RUB", "руб": "RUB", "рублей": "RUB",
+    "рубля": "RUB", "рубль": "RUB", "р": "RUB", "gbp": "GBP", "cny": "CNY",
+    "rmb": "CNY", "元": "CNY", "人民币": "CNY", "块": "CNY", "uah": "UAH", "грн": "UAH",
 }  # fmt: skip
+CURRENCIES = frozenset(_SYMBOLS.values()) | frozenset(_CODES.values())
 _USD_PEGGED = frozenset({"USD", "USDT", "USDC"})
-_CRYPTO = frozenset({"BTC", "XMR", "ETH", "LTC"})
+_CRYPTO = frozenset({"BTC", "XMR", "ETH", "LTC", "TRX", "SOL", "DOGE", "ZEC", "BNB"})
 _MAGNITUDES = {
     "k": 1e3, "к": 1e3, "thousand": 1e3, "тыс": 1e3, "kk": 1e6, "кк": 1e6, "m": 1e6,
-    "mil": 1e6, "mln": 1e6, "million": 1e6, "млн": 1e6,
+    "mil": 1e6, "mln": 1e6, "million": 1e6, "млн": 1e6, "лям": 1e6, "ляма": 1e6,
+    "лямов": 1e6, "千": 1e3, "万": 1e4,
 }  # fmt: skip
 _L = r"a-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters (text is lower-cased)
 _CODE = rf"({alternation(_CODES)})(?![{_L}])"
@@ -42,25 +54,36 @@ _CODE = rf"({alternation(_CODES)})(?![{_L}])"
 # it is looked up separately. All matching runs on lower-cased text.
 _AMOUNT = re.compile(
     rf"({NUMBER})(?![.,]?\d)(?: ?({alternation(_MAGNITUDES)})(?![{_L}]))?"
-    rf"(?: ?(?:([$€£₽₿])|{_CODE}))?"
+    rf"(?: ?(?:([$€£₽₿¥￥₴])(?! ?\d)|{_CODE}))?"
 )
-_CURRENCY_BEFORE = re.compile(rf"(?:(us\$|[$€£₽₿])|(?<![{_L}]){_CODE} ?[:\-]?) ?$")
+_CURRENCY_BEFORE = re.compile(rf"(?:(us\$|[$€£₽₿¥￥₴])|(?<![{_L}]){_CODE} ?[:\-]?) ?$")
+_RANGE_BEFORE = re.compile(
+    rf"(?<![\d.,])({NUMBER})(?: ?({alternation(_MAGNITUDES)}))? ?(?:-|–|—|~|до|to) ?$"
+)
+_RANGE_AFTER = re.compile(r" ?(?:-|–|—|~|до|to) ?$")
 _GLUED = re.compile(rf"[{_L}\d.,]")  # before an amount: "v2 btc", "x10$"
 _LETTER = re.compile(rf"[{_L}]")  # after an amount: "$3080ti"
 _LABEL = re.compile(
-    r"\b(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid)"
-    r"|(step|шаг|increment)"
-    r"|(blitz|блиц|buy ?now|buyout|bin|instant|выкуп|автовыкуп))[^\w$€£₽₿]*$"
+    r"\b(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid|起拍价?)"
+    r"|(step|шаг|increment|加价)"
+    r"|(blitz|блиц|buy ?now|buyout|bin|instant|выкуп|автовыкуп|一口价))[^\w$€£₽₿¥]*$"
 )
 _NEGOTIABLE = re.compile(
-    r"\b(?:negotiable|obo|(?:or )?best offer|make (?:me )?(?:an )?offer|price on request"
-    r"|(?:dm|pm|message|msg|contact|ask|write)(?: me)? for (?:the )?price|(?:dm|pm) me"
-    r"|price ?[:\-]? ?(?:dm|pm|ask)|договорн\w*|торг(?![а-яё])"
-    r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях))\b|议价|面议|私聊|可议"
+    r"\b(?:negotiable|obo|(?:or )?best offer|open to offers|make (?:me )?(?:an )?offers?"
+    r"|price on request|(?:dm|pm|message|msg|contact|ask|write|tg|telegram|jabber|xmpp|tox)"
+    r"(?: me)? for (?:the )?(?:price|details|pricing)|(?:dm|pm) me"
+    r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable)|договорн\w*|торг(?![а-яё])"
+    r"|по договор[её]нности|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм)\b"
+    r"|议价|面议|私聊|可议|价格另议|详谈"
+)
+_FREE = re.compile(
+    r"\b(?:free(?! (?:fire|shipping|trial|delivery|vpn|space|text))|for free|gratis)\b"
+    r"|бесплатн\w*|халяв\w*|даром|免费|白嫖"
 )
 _JOIN_GAP = 40  # price texts closer than this belong to one offer ("10 BTC or $200k")
 _MAX_AMOUNT = 1e12
 _START, _PLAIN, _STEP, _BLITZ = "start", "plain", "step", "blitz"
+_KINDS = {_START: "start", _STEP: "step", _BLITZ: "blitz", _PLAIN: "alternative"}
 
 
 class _Offer(NamedTuple):
@@ -71,41 +94,104 @@ class _Offer(NamedTuple):
     label: str
 
 
-def parse_price(text: str) -> Price | None:
-    """The asking price stated in `text` (a price field or a title), else None."""
-    text = normalize(text[:2000])
-    low = text.lower()
-    if len(low) != len(text):  # rare letters whose lower case is longer
-        text = low
-    offers = _offers(low)
+def parse_price(text: str, rates: Mapping[str, float] | None = None) -> Price | None:
+    """The primary asking price stated in `text` (a price field or a title): the first
+    of `parse_prices`, else a negotiable-only price, else None."""
+    prices = parse_prices(text, rates)
+    return prices[0] if prices else parse_negotiable(text)
+
+
+def parse_negotiable(text: str) -> Price | None:
+    """A price without an amount when `text` says it is negotiable or on request."""
+    low = normalize(text[:2000]).lower()
     deals = [m.span() for m in _NEGOTIABLE.finditer(low)]
+    if not deals:
+        return None
+    text = _display(text, low)
+    start, end = _cluster(deals, deals[0])
+    return Price(amount=None, currency=None, raw=text[start:end], negotiable=True)
+
+
+def parse_prices(text: str, rates: Mapping[str, float] | None = None) -> tuple[Price, ...]:
+    """Every price in `text`: the primary one first (kind ask, start or blitz), then
+    the others in text order (start, step, blitz, alternative)."""
+    low = normalize(text[:2000]).lower()
+    text = _display(text, low)
+    offers = _offers(low)
     chosen = _choose(offers)
     if chosen is None:
-        if not deals:
-            return None
-        start, end = _cluster(deals, deals[0])
-        return Price(amount=None, currency=None, raw=text[start:end], negotiable=True)
+        return ()
+    deals = [m.span() for m in _NEGOTIABLE.finditer(low)]
     start, end = _cluster(sorted([(o.start, o.end) for o in offers] + deals), chosen[:2])
     if text.count("(", start, end) > text.count(")", start, end) and text[end : end + 1] == ")":
         end += 1  # "10 BTC (~$200k)"
-    usd = chosen.amount if chosen.currency in _USD_PEGGED else None
-    if usd is None:  # a USD figure the seller gave alongside: "10 BTC (~$200k)"
-        usd = next(
-            (
-                o.amount
-                for o in offers
-                if o.currency in _USD_PEGGED and o.label == chosen.label
-                and start <= o.start and o.end <= end
-            ),
-            None,
-        )  # fmt: skip
-    return Price(
+    seller_usd = next(
+        (
+            o.amount
+            for o in offers
+            if o.currency in _USD_PEGGED and o.label == chosen.label
+            and start <= o.start and o.end <= end
+        ),
+        None,
+    )  # fmt: skip
+    negotiable = bool(deals)
+    kind = "ask" if chosen.label == _PLAIN else chosen.label
+    primary = Price(
         amount=chosen.amount,
         currency=chosen.currency,
         raw=text[start:end],
-        usd=usd,
-        negotiable=bool(deals),
+        usd=usd_estimate(chosen.amount, chosen.currency, rates) or seller_usd,
+        negotiable=negotiable,
+        kind=kind,
     )
+    others = tuple(
+        Price(
+            amount=o.amount,
+            currency=o.currency,
+            raw=text[o.start : o.end],
+            usd=usd_estimate(o.amount, o.currency, rates),
+            negotiable=negotiable,
+            kind=_KINDS[o.label],
+        )
+        for o in offers
+        if o is not chosen
+    )
+    return (primary, *others)
+
+
+def is_free(text: str) -> bool:
+    """True when `text` offers something for free ("Free 272 M DB", "бесплатно", "免费")."""
+    return _FREE.search(normalize(text[:2000]).lower()) is not None
+
+
+def is_negotiable(text: str) -> bool:
+    """True when `text` says the price is negotiable or given on request."""
+    return _NEGOTIABLE.search(normalize(text[:2000]).lower()) is not None
+
+
+def usd_estimate(
+    amount: float | None, currency: str | None, rates: Mapping[str, float] | None
+) -> float | None:
+    """`amount` in USD: itself for USD-pegged currencies, else by `rates` (USD per
+    unit, keys case-insensitive); None when unknown."""
+    if amount is None or currency is None:
+        return None
+    if currency in _USD_PEGGED:
+        return amount
+    if not rates:
+        return None
+    rate = rates.get(currency)
+    if rate is None:
+        rate = next((v for k, v in rates.items() if k.upper() == currency), None)
+    if rate is None or not 0 < rate < 1e9:
+        return None
+    return round(amount * rate, 2)
+
+
+def _display(text: str, low: str) -> str:
+    """The normalised text whose offsets match `low`."""
+    text = normalize(text[:2000])
+    return text if len(text) == len(low) else low
 
 
 def _offers(low: str) -> list[_Offer]:
@@ -115,29 +201,56 @@ def _offers(low: str) -> list[_Offer]:
     for match in _AMOUNT.finditer(low):
         number, magnitude, symbol, code = match.groups()
         start, end = match.span()
+        lower: _Offer | None = None
         if symbol or code:
             currency = _SYMBOLS[symbol] if symbol else _CODES[code]
             if start and _GLUED.match(low, start - 1):
                 continue  # "v2 btc", "x10$"
         else:
             before = _CURRENCY_BEFORE.search(low, max(previous_end, start - 14), start)
-            if before is None or _LETTER.match(low, end):
+            if before is not None and not _LETTER.match(low, end):
+                currency = _SYMBOLS[before[1]] if before[1] else _CODES[before[2]]
+                start = before.start()
+            elif offers and _RANGE_AFTER.match(low[offers[-1].end : start]) is not None:
+                currency = offers[-1].currency  # "$500-1000": the upper bound
+                if _LETTER.match(low, end) or start - offers[-1].end > 4:
+                    continue
+            else:
                 continue
-            currency = _SYMBOLS[before[1]] if before[1] else _CODES[before[2]]
-            start = before.start()
-        value = number_value(number, prefer_decimal=bool(magnitude) or currency in _CRYPTO)
-        if magnitude:
-            value *= _MAGNITUDES[magnitude]
+        value = _value(number, magnitude, currency)
         if not 0 < value < _MAX_AMOUNT:
             continue
-        label = _LABEL.search(low, max(previous_end, start - 24), start)
+        if symbol or code:
+            lower = _range_lower(low, max(previous_end, start - 40), start, currency)
+        label = _LABEL.search(low, max(previous_end, start - 24), (lower or (start,))[0])
         kind = _PLAIN
         if label:
             kind = _START if label[1] else _STEP if label[2] else _BLITZ
+        if lower is not None:
+            offers.append(lower._replace(label=kind, start=label.start() if label else lower[0]))
+            kind = _PLAIN  # the upper bound is an alternative
+        elif label:
             start = label.start()
         offers.append(_Offer(start, end, value, currency, kind))
         previous_end = end
     return offers
+
+
+def _range_lower(low: str, lo: int, start: int, currency: str) -> _Offer | None:
+    """The lower bound written just before an amount ("500-" of "500-1000$")."""
+    match = _RANGE_BEFORE.search(low, lo, start)
+    if match is None or (match.start() and _GLUED.match(low, match.start() - 1)):
+        return None
+    value = _value(match[1], match[2], currency)
+    if not 0 < value < _MAX_AMOUNT:
+        return None
+    return _Offer(match.start(), match.end(1) + (len(match[2]) if match[2] else 0),
+                  value, currency, _PLAIN)  # fmt: skip
+
+
+def _value(number: str, magnitude: str | None, currency: str) -> float:
+    value = number_value(number, prefer_decimal=bool(magnitude) or currency in _CRYPTO)
+    return value * _MAGNITUDES[magnitude] if magnitude else value
 
 
 def _choose(offers: list[_Offer]) -> _Offer | None:

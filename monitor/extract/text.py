@@ -16,12 +16,20 @@ _INVISIBLE = re.compile(
     "\uffa0\ufff0-\ufffb\ud800-\udfff\U000e0000-\U000e0fff]+"
 )
 _SPACE = re.compile(r"\s+")
+# Terminal escape sequences (CSI "ESC [ 31m", OSC "ESC ] ... BEL") are no content:
+# their parameters would otherwise read as text ("[31m": 31 million).
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
+
+
+def strip_escapes(value: str) -> str:
+    """`value` without terminal escape sequences."""
+    return _ESCAPE.sub("", value) if "\x1b" in value else value
 
 
 def clean_text(value: str, limit: int) -> str:
     """Return `value` without invisible/control characters, with every whitespace run
     collapsed to one space, stripped, and cut to at most `limit` characters."""
-    text = _SPACE.sub(" ", _INVISIBLE.sub("", value)).strip()
+    text = _SPACE.sub(" ", _INVISIBLE.sub("", strip_escapes(value))).strip()
     if len(text) > limit:
         text = text[:limit].rstrip()
     return text

@@ -45,3 +45,18 @@ def same_host(url: str, other: str) -> bool:
     except ValueError:
         return False
     return host is not None and host == other_host
+
+
+# Forum links that only say where to start reading ("&action=newpost", ".../unread")
+# name the same thread as the plain link; dropping them keeps a listing's url stable.
+_READ_PARAM = re.compile(r"(?i)(?:action|view)=(?:newpost|lastpost|unread|getnewpost|getlastpost)")
+_READ_SUFFIX = re.compile(r"(?i)(/threads/[^/?#]+/)(?:unread|latest|page-\d+|post-\d+)/?$")
+
+
+def thread_url(url: str) -> str:
+    """`url` (absolute, canonical) without read-position parts."""
+    path, _, query = url.partition("?")
+    if query and _READ_PARAM.search(query):
+        query = "&".join(p for p in query.split("&") if not _READ_PARAM.fullmatch(p))
+    path = _READ_SUFFIX.sub(r"\1", path)
+    return path + ("?" + query if query else "")

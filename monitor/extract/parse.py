@@ -1,0 +1,127 @@
+"""Everything leakmon reads in one title or post: `parse_text`. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.extract.country import parse_country
+from monitor.extract.datatypes import parse_data_types
+from monitor.extract.numbers import parse_records
+from monitor.extract.prices import is_free, parse_negotiable, parse_price, parse_prices
+from monitor.extract.size import parse_size
+from monitor.extract.span import parse_span
+from monitor.extract.urls import resolve_url, thread_url
+from monitor.models import Price, Records
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    """The fields of one text; `prices` holds the primary price first."""
+
+    records: Records | None = None
+    size_bytes: int | None = None
+    span: tuple[int, int] | None = None
+    prices: tuple[Price, ...] = ()
+    negotiable: bool = False
+    negotiable_raw: str | None = None  # the marker text when no amount is given
+    free: bool = False
+    data_types: tuple[str, ...] = ()
+    country: str | None = None
+
+    @property
+    def price(self) -> Price | None:
+        """The primary price; a negotiable-only or free offer when no amount is given."""
+        if self.prices:
+            return self.prices[0]
+        if self.free:
+            return Price(amount=0.0, currency=None, raw="free", usd=0.0)
+        if self.negotiable:
+            raw = self.negotiable_raw or "negotiable"
+            return Price(amount=None, currency=None, raw=raw, negotiable=True)
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        """The `leakmon parse --json` object."""
+        primary = self.prices[0] if self.prices else None
+        return {
+            "records": self.records.count if self.records else None,
+            "records_text": self.records.raw if self.records else None,
+            "size_bytes": self.size_bytes,
+            "span": {"from": self.span[0], "to": self.span[1]} if self.span else None,
+            "price": _price_json(primary, kind=False) if primary else None,
+            "prices": [_price_json(p, kind=True) for p in self.prices],
+            "negotiable": self.negotiable,
+            "free": self.free,
+            "data_types": list(self.data_types),
+            "country": self.country,
+        }
+
+
+def parse_text(text: str, rates: Mapping[str, float] | None = None) -> ParsedText:
+    """Parse every field leakmon knows out of `text` (any string; never raises)."""
+    prices = parse_prices(text, rates)
+    deal = None if prices else parse_negotiable(text)
+    return ParsedText(
+        records=parse_records(text),
+        size_bytes=parse_size(text),
+        span=parse_span(text),
+        prices=prices,
+        negotiable=any(p.negotiable for p in prices) or deal is not None,
+        negotiable_raw=deal.raw if deal else None,
+        free=not prices and is_free(text),
+        data_types=parse_data_types(text),
+        country=parse_country(text),
+    )
+
+
+def _price_json(price: Price, *, kind: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {"amount": price.amount, "currency": price.currency, "usd": price.usd}
+    if kind:
+        row = {"kind": price.kind, **row}
+    return row
+
+
+class TextParser:
+    """`parse_text` with the engine's rates, memoised per engine: forums show the same
+    titles crawl after crawl, so most of a page's titles were parsed before. Each memo
+    holds at most `size` entries (cleared when full); results are immutable."""
+
+    def __init__(self, rates: Mapping[str, float] | None = None, size: int = 4096) -> None:
+        self.rates = dict(rates or {})
+        self.size = size
+        self._memo: dict[str, ParsedText] = {}
+        self._prices: dict[str, Price | None] = {}
+        self._urls: dict[tuple[str, str], str | None] = {}
+
+    def __call__(self, text: str) -> ParsedText:
+        found = self._memo.get(text)
+        if found is None:
+            found = parse_text(text, self.rates)
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            self._memo[text] = found
+        return found
+
+    def price(self, text: str) -> Price | None:
+        """`parse_price(text, rates)` of a price field, memoised like titles."""
+        if text in self._prices:
+            return self._prices[text]
+        found = parse_price(text, self.rates)
+        if len(self._prices) >= self.size:
+            self._prices.clear()
+        self._prices[text] = found
+        return found
+
+    def url(self, href: str, base: str) -> str | None:
+        """`thread_url(resolve_url(href, base))`, memoised: links repeat across crawls."""
+        key = (href, base)
+        if key in self._urls:
+            return self._urls[key]
+        url = resolve_url(href, base)
+        found = thread_url(url) if url else None
+        if len(self._urls) >= self.size:
+            self._urls.clear()
+        self._urls[key] = found
+        return found

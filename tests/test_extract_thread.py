@@ -1,0 +1,96 @@
+"""Thread pages: the first post (capped) with its own parsed fields, and "gone"
+pages that say the thread was deleted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import ExtractError
+from monitor.extract import ThreadPage, extract_thread
+from monitor.extract.thread import FIRST_POST_LIMIT
+from monitor.models import Source
+
+THREADS = Path(__file__).parent / "fixtures" / "threads"
+NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def read(name: str, engine: str, rates: dict[str, float] | None = None) -> ThreadPage:
+    source = Source(name="s", url="http://forum.onion/", engine=engine, every=60)
+    html = (THREADS / f"{name}.html").read_text(encoding="utf-8")
+    return extract_thread(html, "http://forum.onion/t/1", source, now=NOW, rates=rates)
+
+
+def test_mybb_first_post() -> None:
+    page = read("mybb_showthread", "mybb", rates={"BTC": 60_000})
+    assert not page.gone
+    assert page.seller == "ChinaDan"
+    assert page.posted_at == datetime(2026, 6, 30, 14, 2, tzinfo=UTC)
+    text = page.first_post
+    assert text.startswith("Selling the Shanghai") and "alert" not in text and "buyer1" not in text
+    parsed = page.parsed.as_json()
+    assert parsed["records"] == 1_000_000_000
+    assert parsed["span"] == {"from": 1995, "to": 2019}
+    assert parsed["size_bytes"] == 23 * 1024**4
+    assert parsed["price"] == {"amount": 10.0, "currency": "BTC", "usd": 600_000.0}
+    assert parsed["data_types"] == ["names", "phones", "addresses", "national_ids",
+                                    "criminal_records"]  # fmt: skip
+    assert parsed["negotiable"] is False  # "DM for samples" is no price marker
+
+
+def test_xenforo_first_post_in_russian() -> None:
+    page = read("xenforo_thread", "xenforo")
+    assert page.seller == "krot"
+    assert page.posted_at == datetime(2026, 6, 29, 5, 15, tzinfo=UTC)
+    parsed = page.parsed.as_json()
+    assert (parsed["records"], parsed["span"]) == (1_200_000, {"from": 2018, "to": 2021})
+    assert parsed["price"] == {"amount": 1500.0, "currency": "USD", "usd": 1500.0}
+    assert parsed["negotiable"] is True  # "торг"
+    assert "+1" not in page.first_post
+
+
+def test_phpbb_first_post_in_chinese() -> None:
+    page = read("phpbb_viewtopic", "phpbb")
+    assert page.title == "上海公安数据库 10亿条"
+    parsed = page.parsed.as_json()
+    assert parsed["records"] == 1_000_000_000 and parsed["country"] == "CN"
+    assert parsed["negotiable"] is True  # 可议
+
+
+@pytest.mark.parametrize(("name", "engine"), [("mybb_gone", "mybb"), ("xenforo_gone", "xenforo")])
+def test_gone_pages(name: str, engine: str) -> None:
+    page = read(name, engine)
+    assert page.gone and page.first_post is None
+
+
+def test_first_post_is_capped_and_present_page_is_not_gone() -> None:
+    source = Source(name="s", url="http://forum.onion/", engine="mybb", every=60)
+    body = "The specified thread does not exist. " + "x" * 10_000
+    html = f"<div class='post'><div class='post_body'>{body}</div></div>"
+    page = extract_thread(html, "http://forum.onion/t/1", source)
+    assert not page.gone
+    assert page.first_post is not None and len(page.first_post) == FIRST_POST_LIMIT
+
+
+def test_json_sources_have_no_thread_pages() -> None:
+    source = Source(name="s", url="http://f.onion/", engine="json", every=60)
+    with pytest.raises(ExtractError, match="json"):
+        extract_thread("{}", "http://f.onion/t", source)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["mybb", "xenforo", "phpbb", "shop", "blog", "css"]),
+    st.one_of(
+        st.text(st.characters(exclude_categories=()), max_size=1500),
+        st.binary(max_size=1500).map(lambda b: b.decode("utf-8", errors="replace")),
+    ),
+)
+def test_thread_never_raises(engine: str, html: str) -> None:
+    source = Source(name="s", url="http://forum.onion/", engine=engine, every=60)
+    page = extract_thread(html, "http://forum.onion/t/1", source, now=NOW)
+    assert page.first_post is None or len(page.first_post) <= FIRST_POST_LIMIT
