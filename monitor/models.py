@@ -102,7 +102,7 @@ class Source:
     # engine profiles (mybb, xenforo, ...): selector keys overriding the profile's
     overrides: Mapping[str, str] = field(default_factory=dict)
     max_pages: int = 5
-    missing_after: int = 1  # complete crawls without a listing before it is gone
+    missing_after: int = 1  # count mode: complete crawls without a listing before it is gone
     absence: str = "auto"  # auto | verify (fetch the thread page) | count (missing_after)
     revisit_every: float | None = None  # seconds between revisits of aged-out listings
     allow_clearnet: bool = False

@@ -10,15 +10,17 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from monitor.absence import absence_mode
+from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
-from monitor.extract import Engine
+from monitor.extract import Engine, extract_thread, parse_text
 from monitor.fetch import one_line
-from monitor.lifecycle import diff_crawl, fingerprint
+from monitor.lifecycle import MAX_VERIFICATIONS, diff_crawl, fingerprint, plan_verifications
 from monitor.models import (
     Alert,
     Crawl,
@@ -28,11 +30,15 @@ from monitor.models import (
     NotifyTarget,
     Page,
     PageOutcome,
+    PageSnapshot,
     Rule,
     Source,
+    StoredListing,
+    Verification,
 )
 from monitor.rules import alerts_for
 from monitor.store import Store
+from monitor.verify import verify_page
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ class CrawlReport:
     alerts: tuple[Alert, ...]
     pages: tuple[Page, ...]
     seconds: float
+    verifications: tuple[Verification, ...] = ()
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -57,6 +64,11 @@ class CrawlReport:
             counts[event.kind] = counts.get(event.kind, 0) + 1
         kinds = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no events"
         base = " (baseline)" if self.diff.baseline else ""
+        if self.verifications:
+            verdicts = [v.verdict.value for v in self.verifications]
+            kinds += " verified=" + ",".join(
+                f"{v}:{verdicts.count(v)}" for v in sorted(set(verdicts))
+            )
         err = f" error={self.crawl.error}" if self.crawl.error else ""
         return (
             f"{self.crawl.source}: {self.crawl.outcome}{base} pages={self.crawl.pages} "
@@ -70,9 +82,10 @@ def utcnow() -> datetime:
 
 
 async def fetch_listings(
-    source: Source, fetcher: PageFetcher, engine: Engine
+    source: Source, fetcher: PageFetcher, engine: Engine, now: datetime | None = None
 ) -> tuple[tuple[Page, ...], tuple[Listing, ...], bool]:
-    """Fetch the source's pages following `next` links up to `max_pages`.
+    """Fetch the source's pages following `next` links up to `max_pages`; relative
+    dates on them ("2 hours ago") are read against `now`.
 
     Returns the pages, the listings (first occurrence of each id wins) and whether
     pagination stopped at `max_pages` with more pages left.
@@ -91,23 +104,28 @@ async def fetch_listings(
         pages.append(page)
         if page.outcome is not PageOutcome.OK:
             break
-        extract = engine.extract(page.text, page.url)
+        extract = engine.extract(page.text, page.url, now=now)
         for listing in extract.listings:
             listings.setdefault(listing.id, listing)
         url = extract.next_url if extract.next_url not in visited else None
     return tuple(pages), tuple(listings.values()), truncated
 
 
-def judge(pages: Sequence[Page], truncated: bool) -> tuple[CrawlOutcome, str | None]:
+def judge(
+    pages: Sequence[Page], truncated: bool, *, verify: bool = False
+) -> tuple[CrawlOutcome, str | None]:
     """The crawl's outcome from its pages.
 
-    complete: every page fetched OK and pagination ended by itself. partial: some
-    pages OK, then a failure, a block page or the `max_pages` limit. blocked: the
-    first page was a block page. failed: nothing usable was fetched.
+    complete: every page fetched OK and pagination ended by itself -- or, for a
+    source whose absences are verified on the listing's own page (`verify`), ended
+    at `max_pages`: there a thread that fell off the crawled pages is checked, never
+    deleted for its absence alone. partial: some pages OK, then a failure, a block
+    page or (count mode) the `max_pages` limit. blocked: the first page was a block
+    page. failed: nothing usable was fetched.
     """
     bad = next((p for p in pages if p.outcome is not PageOutcome.OK), None)
     if bad is None:
-        if truncated:
+        if truncated and not verify:
             return CrawlOutcome.PARTIAL, "stopped at max_pages with more pages left"
         return CrawlOutcome.COMPLETE, None
     error = f"{bad.url}: {bad.error or bad.reason}"
@@ -116,6 +134,117 @@ def judge(pages: Sequence[Page], truncated: bool) -> tuple[CrawlOutcome, str | N
             return CrawlOutcome.BLOCKED, error
         return CrawlOutcome.FAILED, error
     return CrawlOutcome.PARTIAL, error
+
+
+ReadThread = Callable[[str, str], Listing | None]
+
+
+def thread_reader(source: Source, rates: Mapping[str, float] | None = None) -> ReadThread | None:
+    """`read_thread` for `source` (None for JSON feeds, which have no listing pages).
+
+    Title, seller and posting time come from the listing's own page; price and
+    record count are parsed from that title, as on the list page, so that a revisit
+    does not report the first post's other numbers as edits; the first post's text
+    gives the evidence fields (first post, data types, size, span, country).
+    """
+    if source.engine == "json":
+        return None
+
+    def read(html: str, url: str) -> Listing | None:
+        page = extract_thread(html, url, source, rates=rates)
+        if page.gone or not (page.title or page.first_post):
+            return None
+        head = parse_text(page.title or "", rates)
+        body = page.parsed
+        return Listing(
+            source=source.name,
+            external_id="",
+            url=url,
+            title=page.title or "",
+            seller=page.seller,
+            price=head.price,
+            records=head.records,
+            posted_at=page.posted_at,
+            posted_raw=page.posted_raw,
+            data_types=tuple(dict.fromkeys(head.data_types + body.data_types)),
+            size_bytes=head.size_bytes if head.size_bytes is not None else body.size_bytes,
+            span=head.span or body.span,
+            country=head.country or body.country,
+            first_post=page.first_post,
+        )
+
+    return read
+
+
+async def verify_listings(
+    plan: Sequence[StoredListing],
+    fetcher: PageFetcher,
+    *,
+    seen_before: set[str],
+    keep_html: bool,
+    clock: Callable[[], datetime],
+    read_thread: ReadThread | None = None,
+) -> tuple[tuple[Verification, ...], tuple[PageSnapshot, ...]]:
+    """Fetch each planned listing's own page and judge it (`verify.verify_page`).
+
+    `read_thread(html, url)` re-reads the listing's fields from its own page (None:
+    not a readable listing page). Keeps the page's HTML when `keep_html`.
+    """
+    checks: list[Verification] = []
+    kept: list[PageSnapshot] = []
+    for stored in plan:
+        page = await fetcher.get(stored.listing.url)
+        at = clock()
+        parsed: Listing | None = None
+        if page.outcome is PageOutcome.OK and read_thread is not None:
+            try:
+                parsed = read_thread(page.text, page.url)
+            except ExtractError:
+                parsed = None
+        check = verify_page(
+            page, stored.listing, at, parsed=parsed, seen_before=stored.id in seen_before
+        )
+        checks.append(check)
+        if keep_html and page.outcome is PageOutcome.OK and page.text:
+            kept.append(PageSnapshot(stored.id, page.url, at, page.status, page.text))
+    return tuple(checks), tuple(kept)
+
+
+async def collect_evidence(
+    listings: Sequence[Listing],
+    known: Mapping[str, StoredListing],
+    fetcher: PageFetcher,
+    *,
+    budget: int,
+    keep_html: bool,
+    clock: Callable[[], datetime],
+    read_thread: ReadThread | None = None,
+) -> tuple[tuple[Listing, ...], tuple[PageSnapshot, ...]]:
+    """At first sight and on change, fetch up to `budget` listings' own pages: keep
+    their HTML (`keep_html`) and take the evidence fields (first post, size, span,
+    data types, country) `read_thread` finds there. Returns every listing (enriched
+    where read) and the pages to keep. Does nothing unless one of the two is on."""
+    if not keep_html and read_thread is None:
+        return tuple(listings), ()
+    due = [li for li in listings if li.id not in known or field_changes(known[li.id].listing, li)][
+        :budget
+    ]
+    enriched: dict[str, Listing] = {}
+    kept: list[PageSnapshot] = []
+    for listing in due:
+        page = await fetcher.get(listing.url)
+        if page.outcome is not PageOutcome.OK:
+            continue
+        if keep_html and page.text:
+            kept.append(PageSnapshot(listing.id, page.url, clock(), page.status, page.text))
+        if read_thread is not None:
+            try:
+                parsed = read_thread(page.text, page.url)
+            except ExtractError:
+                parsed = None
+            if parsed is not None:
+                enriched[listing.id] = keep_evidence(parsed, listing)
+    return tuple(enriched.get(li.id, li) for li in listings), tuple(kept)
 
 
 async def crawl_source(
@@ -127,13 +256,17 @@ async def crawl_source(
     targets: Sequence[NotifyTarget],
     *,
     clock: Callable[[], datetime] = utcnow,
+    keep_html: bool = False,
+    read_thread: ReadThread | None = None,
 ) -> CrawlReport:
-    """Crawl one source and write everything it found in one transaction."""
+    """Crawl one source, verify the listings that vanished (their own pages, through
+    the same fetcher), and write everything in one transaction. `keep_html` keeps
+    the HTML of fetched listing pages; `read_thread` see `verify_listings`."""
     t0 = time.perf_counter()
     started = clock()
     try:
-        pages, listings, truncated = await fetch_listings(source, fetcher, engine)
-        outcome, error = judge(pages, truncated)
+        pages, listings, truncated = await fetch_listings(source, fetcher, engine, started)
+        outcome, error = judge(pages, truncated, verify=absence_mode(source) == "verify")
     except ExtractError as exc:  # an engine that cannot read the page at all
         pages, listings, outcome, error = (), (), CrawlOutcome.FAILED, one_line(str(exc))
     crawl = Crawl(
@@ -148,24 +281,50 @@ async def crawl_source(
         error=error,
     )
     known = store.known_listings(source.name)
+    previous = store.recent_complete_counts(source.name)
+    plan = plan_verifications(crawl, known, source, previous_complete=previous)
+    checks: tuple[Verification, ...] = ()
+    kept: tuple[PageSnapshot, ...] = ()
+    if plan:
+        checks, kept = await verify_listings(
+            plan,
+            fetcher,
+            read_thread=read_thread,
+            seen_before=store.seen_pages(s.id for s in plan),
+            keep_html=keep_html,
+            clock=clock,
+        )
+    listings, first_sight = await collect_evidence(
+        listings,
+        known,
+        fetcher,
+        budget=MAX_VERIFICATIONS - len(plan),
+        keep_html=keep_html,
+        read_thread=read_thread,
+        clock=clock,
+    )
+    kept += first_sight
+    if plan or keep_html or read_thread is not None:  # pages fetched after the list
+        crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
     unknown = [li for li in listings if li.id not in known]
     diff = diff_crawl(
         crawl,
         known,
         source,
-        previous_complete=store.recent_complete_counts(source.name),
+        previous_complete=previous,
         repost_candidates=store.repost_candidates(
             unknown, fingerprints=[fingerprint(li) for li in unknown]
         ),
         first_complete=not store.has_complete_crawl(source.name),
+        verifications={c.listing_id: c for c in checks},
     )
     alerts: tuple[Alert, ...] = ()
     if not diff.baseline:
         by_id = {sl.id: sl.listing for sl in known.values()}
         by_id.update({sl.id: sl.listing for sl in diff.writes})
         alerts = alerts_for(diff.events, by_id, rules, targets, crawl.finished)
-    store.apply(diff, alerts)
-    report = CrawlReport(crawl, diff, alerts, pages, time.perf_counter() - t0)
+    store.apply(diff, alerts, verifications=checks, pages=kept)
+    report = CrawlReport(crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
     log.info("%s", report.summary())
     return report
 

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.lifecycle import diff_crawl, fingerprint, jaccard, records_bucket, title_tokens
+from monitor.lifecycle import (
+    absence_mode,
+    diff_crawl,
+    fingerprint,
+    jaccard,
+    plan_verifications,
+    records_bucket,
+    title_tokens,
+)
 from monitor.models import (
     Crawl,
     CrawlDiff,
@@ -24,6 +32,8 @@ from monitor.models import (
     Records,
     Source,
     StoredListing,
+    Verdict,
+    Verification,
 )
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -256,6 +266,9 @@ def test_absence_in_a_complete_crawl(
             {
                 "first_seen": at(-9).isoformat(),
                 "last_seen": at(-1).isoformat(),
+                "deleted_after": at(-1).isoformat(),
+                "deleted_before": at(5).isoformat(),
+                "how": f"absent from {streak + 1} complete crawl{'s' if streak else ''}",
                 "title": "Shanghai police",
                 "seller": "ChinaDan",
                 "price": "10 BTC",
@@ -580,3 +593,192 @@ def test_the_same_complete_crawl_twice_yields_no_listing_events_the_second_time(
     # a suspicious crawl is suspicious again; nothing happens to any listing
     assert [e.kind for e in twice.events] == [EventKind.LAYOUT_CHANGED] * len(layout)
     assert twice.writes == () and twice.changes == {}
+
+
+# ------------------------------------------------------------ verification
+
+FORUM_SRC = replace(SRC, url="http://forum.onion/forumdisplay.php?fid=2")
+OTHER = listing("2", "Acme corp customers", records=None)
+
+
+def check(li: Listing, verdict: Verdict, hours: float = 5, **kw: Any) -> Verification:
+    return Verification(li.id, li.url, at(0) + timedelta(hours=hours), verdict, "r", 200, **kw)
+
+
+@pytest.mark.parametrize(
+    ("engine", "url", "absence", "mode"),
+    [
+        ("mybb", "http://x.onion/", "auto", "verify"),
+        ("xenforo", "http://x.onion/", "auto", "verify"),
+        ("phpbb", "http://x.onion/", "auto", "verify"),
+        ("css", "http://x.onion/forumdisplay.php?fid=2", "auto", "verify"),
+        ("css", "http://x.onion/viewforum.php?f=7", "auto", "verify"),
+        ("css", "http://x.onion/forums/databases.12/", "auto", "verify"),
+        ("css", "http://x.onion/shop/", "auto", "count"),
+        ("shop", "http://x.onion/", "auto", "count"),
+        ("json", "http://x.onion/api/threads", "auto", "count"),
+        ("shop", "http://x.onion/", "verify", "verify"),
+        ("mybb", "http://x.onion/", "count", "count"),
+    ],
+)
+def test_absence_mode(engine: str, url: str, absence: str, mode: str) -> None:
+    assert absence_mode(replace(SRC, engine=engine, url=url, absence=absence)) == mode
+
+
+def plan(
+    c: Crawl, known: Iterable[StoredListing], source: Source = FORUM_SRC, **kw: Any
+) -> list[str]:
+    got = plan_verifications(c, {s.id: s for s in known}, source, previous_complete=(), **kw)
+    return [s.id for s in got]
+
+
+def test_plan_verifies_absent_listings_of_a_plausible_complete_crawl_newest_first() -> None:
+    known = [
+        stored(listing("1"), last_seen=at(1)),
+        stored(listing("2"), MISSING, missing_streak=1, last_seen=at(3)),
+        stored(listing("3"), DELETED),
+        stored(listing("4"), AGED_OUT, last_seen=at(4)),  # revisit not due yet
+        stored(listing("5")),
+    ]
+    c = crawl(listing("5"), n=6)
+    assert plan(c, known) == ["forum:2", "forum:1"]
+    assert plan(c, known, limit=1) == ["forum:2"]
+    assert plan(c, known, source=SRC) == []  # count mode: nothing to fetch
+    for outcome in NOT_COMPLETE:
+        assert plan(replace(c, outcome=outcome), known) == []
+
+
+def test_plan_revisits_aged_out_listings_when_due_oldest_first() -> None:
+    known = [
+        stored(listing("1"), AGED_OUT, last_seen=at(-10)),
+        stored(listing("2"), AGED_OUT, last_seen=at(-20)),
+        stored(listing("3"), AGED_OUT, last_seen=at(0)),
+        stored(listing("4"), last_seen=at(0)),
+    ]
+    c = crawl(listing("4"), n=1)  # 1 h after at(0): only the old ones are due (6 h)
+    assert plan(c, known) == ["forum:2", "forum:1"]
+    hourly = replace(FORUM_SRC, revisit_every=3600.0)
+    assert plan(c, known, source=hourly) == ["forum:2", "forum:1", "forum:3"]
+    assert plan(replace(c, outcome=CrawlOutcome.PARTIAL), known) == ["forum:2", "forum:1"]
+    assert plan(replace(c, outcome=CrawlOutcome.BLOCKED), known) == []
+
+
+def test_plan_skips_absentees_of_a_suspected_layout_change() -> None:
+    known = [stored(li) for li in many(5)]
+    c = crawl(*many(5, prefix="x"))
+    assert plan(c, known) == []
+
+
+def vrun(c: Crawl, known: Iterable[StoredListing], *checks: Verification) -> CrawlDiff:
+    return diff_crawl(
+        c,
+        {s.id: s for s in known},
+        FORUM_SRC,
+        previous_complete=(),
+        repost_candidates=(),
+        first_complete=False,
+        verifications={v.listing_id: v for v in checks},
+        make_id=counter(),
+    )
+
+
+def test_gone_verdict_deletes_with_a_bounded_deletion_time() -> None:
+    old = stored(listing("1"), first_seen=at(-9), last_seen=at(-1))
+    diff = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.GONE, hours=5.1))
+    new = written(diff)["forum:1"]
+    assert (new.state, new.deleted_at, new.last_seen) == (
+        DELETED,
+        at(0) + timedelta(hours=5.1),
+        at(-1),
+    )
+    (event,) = [e for e in diff.events if e.kind is EventKind.DELETED]
+    assert event.details["deleted_after"] == at(-1).isoformat()
+    assert event.details["deleted_before"] == (at(0) + timedelta(hours=5.1)).isoformat()
+    assert event.details["how"] == "verified: r"
+    assert event.details["first_seen"] == at(-9).isoformat()
+
+
+def test_present_verdict_ages_out_quietly_and_can_carry_changes() -> None:
+    old = stored(listing("1", first_post=None), last_seen=at(-1))
+    parsed = Listing(
+        "forum", "1", "ignored", "", first_post="Names, IDs", price=Price(8.0, "BTC", "8 BTC")
+    )
+    diff = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.PRESENT, listing=parsed))
+    new = written(diff)["forum:1"]
+    assert (new.state, new.last_seen, new.missing_streak) == (AGED_OUT, at(5), 0)
+    assert new.listing.url == old.listing.url and new.listing.title == old.listing.title
+    assert new.listing.first_post == "Names, IDs"
+    assert kinds(diff) == [("new", "forum:2"), ("changed", "forum:1")]
+    assert diff.changes["forum:1"] == (FieldChange("price", "10 BTC", "8 BTC"),)
+    plain = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.PRESENT))
+    assert kinds(plain) == [("new", "forum:2")]
+    assert written(plain)["forum:1"].state is AGED_OUT
+
+
+@pytest.mark.parametrize("verdict", [Verdict.UNKNOWN, None])
+def test_unknown_or_missing_verdict_is_missing_and_retried(verdict: Verdict | None) -> None:
+    old = stored(listing("1"), missing_streak=0)
+    checks = () if verdict is None else (check(old.listing, verdict),)
+    diff = vrun(crawl(OTHER, n=5), [old], *checks)
+    new = written(diff)["forum:1"]
+    assert (new.state, new.missing_streak, new.deleted_at) == (MISSING, 1, None)
+    assert kinds(diff) == [("new", "forum:2")]
+
+
+def test_revisited_aged_out_listing() -> None:
+    old = stored(listing("1"), AGED_OUT, last_seen=at(-10))
+    gone = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.GONE))
+    assert written(gone)["forum:1"].state is DELETED
+    assert ("deleted", "forum:1") in kinds(gone)
+    there = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.PRESENT))
+    assert (written(there)["forum:1"].state, written(there)["forum:1"].last_seen) == (
+        AGED_OUT,
+        at(5),
+    )
+    unclear = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.UNKNOWN))
+    assert "forum:1" not in written(unclear)
+    blocked = vrun(
+        crawl(n=5, outcome=CrawlOutcome.PARTIAL), [old], check(old.listing, Verdict.GONE)
+    )
+    assert written(blocked)["forum:1"].state is DELETED
+
+
+def test_verdicts_on_a_non_complete_crawl_never_touch_active_listings() -> None:
+    old = stored(listing("1"))
+    diff = vrun(crawl(n=5, outcome=CrawlOutcome.PARTIAL), [old], check(old.listing, Verdict.GONE))
+    assert diff.writes == () and diff.events == ()
+
+
+# ------------------------------------------------------ richer fields
+
+
+def test_data_type_changes_are_changes_but_their_first_appearance_is_not() -> None:
+    old = stored(listing("1", data_types=("names", "phones")))
+    diff = run(crawl(replace(old.listing, data_types=("phones", "names", "emails"))), [old])
+    assert kinds(diff) == [("changed", "forum:1")]
+    assert diff.changes["forum:1"] == (
+        FieldChange("data_types", "names, phones", "emails, names, phones"),
+    )
+    bare = stored(listing("2"))
+    filled = run(crawl(replace(bare.listing, data_types=("emails",), size_bytes=10)), [bare])
+    assert filled.events == () and filled.changes == {}
+    assert written(filled)["forum:2"].listing.data_types == ("emails",)
+    reordered = run(crawl(replace(old.listing, data_types=("phones", "names"))), [old])
+    assert reordered.events == () and reordered.touched == ("forum:1",)
+
+
+def test_evidence_is_kept_when_the_list_page_does_not_show_it() -> None:
+    old = stored(listing("1", first_post="full text", span=(1995, 2019), country="CN"))
+    diff = run(crawl(replace(old.listing, first_post=None, span=None, country=None)), [old])
+    assert diff.touched == ("forum:1",) and diff.writes == ()
+    edited = run(crawl(replace(old.listing, title="Shanghai police v2", first_post=None)), [old])
+    assert written(edited)["forum:1"].listing.first_post == "full text"
+    changed = run(crawl(replace(old.listing, first_post="edited text")), [old])
+    assert changed.events == ()  # evidence changes are observations only
+    assert changed.changes["forum:1"] == (FieldChange("first_post", "full text", "edited text"),)
+
+
+def test_views_and_replies_alone_do_not_rewrite_a_listing() -> None:
+    old = stored(listing("1", views=10, replies=1))
+    diff = run(crawl(replace(old.listing, views=99, replies=5)), [old])
+    assert (diff.writes, diff.touched) == ((), ("forum:1",))

@@ -107,8 +107,12 @@ def test_story_end_to_end_through_the_relay(tmp_path: Path, no_onion_dns: None) 
         assert star["seller"] == "ChinaDan"
         assert star["records"] == 1_000_000_000
         assert star["price_raw"] == "8 BTC"
-        kinds = [e["kind"] for e in store.events(listing_id="darkforum:1042")]
-        assert kinds == ["new", "changed", "deleted"]
+        history = store.events(listing_id="darkforum:1042")
+        assert [e["kind"] for e in history] == ["new", "changed", "deleted"]
+        # the forum's deletion was verified on the thread page itself
+        assert history[-1]["details"]["how"] == (
+            "verified: engine message: the specified thread does not exist"
+        )
         changes = {
             o["field"]: (o["before"], o["after"]) for o in store.observations("darkforum:1042")
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -25,13 +26,17 @@ from monitor.models import (
     FieldChange,
     Listing,
     ListingState,
+    PageSnapshot,
     Price,
     Records,
     Source,
     StoredListing,
+    Verdict,
+    Verification,
 )
-from monitor.store import Store
+from monitor.store import Store, history
 from monitor.store import db as store_db
+from monitor.store.convert import LISTING_COLUMNS, listing_row
 from monitor.store.schema import MIGRATION_NAMES, MIGRATIONS
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -126,7 +131,7 @@ def test_open_creates_a_private_wal_database_with_the_schema(tmp_path: Path) -> 
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     assert {"sources", "crawls", "listings", "observations", "events", "alerts"} <= tables
     assert {"listings_fts", "_sqlite_migrations"} <= tables
-    assert triggers == {"listings_ai", "listings_ad", "listings_au"}
+    assert triggers == set()  # the search index is kept by Store.apply
 
 
 def test_migrations_are_idempotent_and_registered(tmp_path: Path) -> None:
@@ -579,3 +584,254 @@ def test_the_chinadan_story_end_to_end(store: Store) -> None:
     row = store.listing("shop:p9")
     assert row is not None and row["cluster"] == "forum:42"
     assert [o["after"] for o in store.observations("forum:42")] == ["8 BTC"]
+
+
+# ------------------------------------------------- migration 2, evidence, history
+
+
+def rich_listing() -> Listing:
+    return replace(
+        full_listing(),
+        price=Price(10.0, "BTC", "10 BTC", usd=200_000.0, kind="start"),
+        data_types=("names", "national_ids", "phones"),
+        size_bytes=23_000_000_000_000,
+        span=(1995, 2019),
+        country="CN",
+        replies=12,
+        views=3400,
+        sticky=True,
+        first_post="Shanghai police database, 1995-2019: names, ID numbers, phones.",
+    )
+
+
+def test_rich_listing_round_trip(store: Store) -> None:
+    rich = replace(active(rich_listing()), fingerprint="f" * 16)
+    store.apply(diff(crawl(rich.listing), (rich,)), ())
+    assert store.known_listings("forum") == {rich.id: rich}
+    row = store.listing(rich.id)
+    assert row is not None
+    assert (row["data_types"], row["span_from"], row["span_to"], row["sticky"]) == (
+        ["names", "national_ids", "phones"],
+        1995,
+        2019,
+        True,
+    )
+
+
+def test_migration_2_upgrades_a_version_1_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    MIGRATIONS.apply(db, stop_before="0002_evidence")
+    db.execute("INSERT INTO sources (name, url, engine) VALUES ('forum', 'http://f.onion/', 'css')")
+    old = active(listing("1", "Shanghai police", seller="ChinaDan"))
+    columns = ", ".join(LISTING_COLUMNS[:22])
+    values = [listing_row(old)[c] for c in LISTING_COLUMNS[:22]]
+    db.execute(f"INSERT INTO listings ({columns}) VALUES ({', '.join('?' * len(values))})", values)
+    db.conn.commit()
+    db.close()
+    with Store.open(path) as s:
+        assert [m.name for m in MIGRATIONS.applied(s.db)] == list(MIGRATION_NAMES)
+        assert s.known_listings("forum") == {old.id: old}
+        assert [r["id"] for r in s.listings(search="chinadan")] == ["forum:1"]
+        assert {"active_listings", "deletions", "sellers"} <= set(s.db.view_names())
+
+
+def test_first_post_is_searchable(store: Store) -> None:
+    rich = active(rich_listing())
+    store.apply(diff(crawl(rich.listing), (rich,)), ())
+    found = store.read("search", history.listings, search="ID numbers")
+    assert [r["id"] for r in found] == ["forum:42"]
+
+
+def check_of(li: Listing, verdict: Verdict, hours: float) -> Verification:
+    return Verification(li.id, li.url, at(hours), verdict, f"because {verdict}", 200)
+
+
+def test_verifications_and_kept_pages_are_written_with_the_crawl(store: Store) -> None:
+    li = listing("1")
+    with_new(store, crawl(li), active(li))
+    html = "<html><body>" + "thread text " * 500 + "</body></html>"
+    snap = PageSnapshot(li.id, li.url, at(2), 200, html)
+    c = crawl(n=2)
+    store.apply(
+        diff(c),
+        (),
+        verifications=[check_of(li, Verdict.PRESENT, 2), check_of(li, Verdict.UNKNOWN, 2.5)],
+        pages=[snap, replace(snap, at=at(2.5))],  # the same content: kept once
+    )
+    store.apply(diff(crawl(n=3)), (), pages=[replace(snap, html=html + "edited", at=at(3))])
+    trail = store.read("v", history.verifications, li.id)
+    assert [(v["verdict"], v["reason"], v["crawl_id"]) for v in trail] == [
+        ("present", "because present", "c2"),
+        ("unknown", "because unknown", "c2"),
+    ]
+    kept = store.read("p", history.pages, li.id)
+    assert [(p["at"][:13], p["size"]) for p in kept] == [
+        ("2024-06-01T14", len(html)),
+        ("2024-06-01T15", len(html) + 6),
+    ]
+    stored_bytes = store.db.execute("SELECT length(html) FROM pages").fetchone()[0]
+    assert stored_bytes < len(html) / 10  # compressed
+    assert store.read("p", history.page_html, kept[0]["id"]) == html
+    assert store.seen_pages(["forum:1", "forum:9"]) == {"forum:1"}
+
+
+def test_views_and_history_queries(store: Store) -> None:
+    dan = replace(active(rich_listing(), n=1), fingerprint="a")
+    gone = replace(
+        active(listing("2", "Acme", seller="chinadan", records=Records(5, "5")), n=1),
+        state=ListingState.DELETED,
+        deleted_at=at(4),
+    )
+    shop = active(
+        listing("3", "Shanghai police", "shop", seller="DK", records=Records(7, "7")), n=2
+    )
+    store.apply(diff(crawl(dan.listing, gone.listing), (dan, gone)), ())
+    store.apply(diff(crawl(shop.listing, n=2, source="shop"), (shop,)), ())
+    rows = {r["handle"].casefold(): r for r in store.read("s", history.sellers)}
+    assert rows["chinadan"]["listings"] == 2 and rows["chinadan"]["deleted"] == 1
+    assert rows["chinadan"]["total_records"] == 1_000_000_005
+    assert rows["chinadan"]["sources"] == 1 and rows["dk"]["source_names"] == "shop"
+    (deletion,) = store.db.query("SELECT * FROM deletions")
+    assert (deletion["id"], deletion["hours_up"]) == ("forum:2", 3.0)
+    assert {r["id"] for r in store.db.query("SELECT id FROM active_listings")} == {
+        "forum:42",
+        "shop:3",
+    }
+
+    def ids(**kw: Any) -> list[str]:
+        return [r["id"] for r in store.read("l", history.listings, **kw)]
+
+    assert ids(seller="CHINADAN") == ["forum:2", "forum:42"]
+    assert ids(min_records=6) == ["shop:3", "forum:42"]
+    assert ids(min_usd=100_000) == ["forum:42"]
+    assert ids(data_type="phones") == ["forum:42"]
+    assert ids(since=at(1.5)) == ["shop:3"]
+    assert ids(state="deleted", source="forum") == ["forum:2"]
+    assert store.read("c", history.cluster, "forum:42") == []
+    stats = store.read("stats", history.stats)
+    assert stats["listings"] == 3 and stats["listings_by_state"] == {"active": 2, "deleted": 1}
+
+
+def test_prune_keeps_listings_observations_and_pending_alerts(store: Store) -> None:
+    li = listing("1", price=Price(10.0, "BTC", "10 BTC"))
+    c1 = crawl(li, n=1)
+    store.apply(
+        diff(c1, (active(li),), events=(event("e1", c1, listing_id=li.id),)),
+        [alert("a1", "e1")],
+    )
+    c2 = crawl(n=2)
+    store.apply(
+        diff(
+            c2,
+            (replace(active(li), listing=replace(li, price=Price(8.0, "BTC", "8 BTC"))),),
+            changes={li.id: (FieldChange("price", "10 BTC", "8 BTC"),)},
+            events=(event("e2", c2, EventKind.CHANGED, li.id),),
+        ),
+        [alert("a2", "e2")],
+    )
+    for n in range(3, 8):
+        store.apply(diff(crawl(n=n)), ())
+    store.mark_sent("a1", at(1))
+    counts = store.prune(events_before=at(10), crawls_before=at(6))
+    assert counts == {"alerts": 1, "events": 1, "crawls": 4}  # c1 (its event is gone), c3-c5
+    assert [e["id"] for e in store.events()] == ["e2"]  # a2 is still pending
+    assert [c["id"] for c in store.crawls(limit=99)] == ["c7", "c6", "c2"]
+    assert len(store.observations(li.id)) == 1 and store.listing(li.id) is not None
+    assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# ------------------------------------------------------------------ kill -9
+
+
+def test_kill_9_at_random_points_never_leaves_a_half_written_crawl(tmp_path: Path) -> None:
+    """SIGKILL a process applying crawls, many times; it restarts by redoing its last
+    stored crawl. The end state equals an uninterrupted run, event for event."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests import crash_worker
+
+    total, path = 120, tmp_path / "killed.db"
+    rng = random.Random(5)
+    worker = [sys.executable, "-m", "tests.crash_worker", str(path), str(total)]
+    root = Path(__file__).resolve().parent.parent
+    kills = 0
+    for attempt in range(15):
+        proc = subprocess.Popen([*worker, f"k{attempt}"], cwd=root)
+        time.sleep(rng.uniform(0.28, 0.5))  # imports take ~0.3 s, then ~10 ms a crawl
+        done = proc.poll() is not None
+        if not done:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        check = sqlite3.connect(path)
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+        check.close()
+        if done:
+            break
+    assert kills >= 5
+    with Store.open(path) as s:  # kills landed between crawls, so crawls were redone
+        assert s.db.execute("SELECT count(*) FROM crawls WHERE length(id) > 5").fetchone()[0]
+    subprocess.run([*worker, "final"], cwd=root, check=True)
+    crash_worker.run(tmp_path / "calm.db", total, "calm")
+
+    def state(db_path: Path) -> tuple[list[Any], list[Any], list[Any]]:
+        with Store.open(db_path) as s:
+            listings = [
+                {k: v for k, v in r.items() if k != "rowid"}
+                for r in s.db.query("SELECT * FROM listings ORDER BY id")
+            ]
+            evs = [
+                (e["crawl_id"][:5], e["kind"], e["listing_id"], e["at"], e["details"])
+                for e in s.events()
+            ]
+            obs = [
+                (o["crawl_id"][:5], o["field"], o["before"], o["after"])
+                for r in listings
+                for o in s.observations(r["id"])
+            ]
+            redone = s.db.execute("SELECT count(*) FROM crawls WHERE length(id) > 5").fetchone()[0]
+            redo_rows = s.db.execute(
+                "SELECT count(*) FROM events WHERE length(crawl_id) > 5"
+            ).fetchone()[0]
+            assert redo_rows == 0 or redone == 0  # a redone crawl finds nothing new
+            return listings, evs, obs
+
+    killed, calm = state(path), state(tmp_path / "calm.db")
+    assert killed[0] == calm[0]  # listings, field by field
+    assert killed[1] == calm[1]  # events: none lost, none doubled
+    assert killed[2] == calm[2]  # observations
+    assert {k for _, k, *_ in calm[1]} >= {"changed", "deleted", "restored"}
+
+
+def test_messages_per_target_count_a_digest_once(store: Store) -> None:
+    outbox(store)
+    assert store.messages_since("slack", at(0)) == 0 and store.last_message_at("slack") is None
+    store.mark_sent("a1", at(2), "digest-1")
+    store.mark_sent("a3", at(3))
+    assert store.messages_since("later", at(0)) == 1
+    assert store.messages_since("slack", at(2)) == 1
+    assert store.messages_since("slack", at(2.5)) == 0
+    assert store.last_message_at("later") == at(3)
+    assert [r["message_id"] for r in store.alerts(AlertStatus.SENT)] == ["digest-1", None]
+
+
+def test_undelivered_alerts_can_be_made_due_again(store: Store) -> None:
+    outbox(store)
+    store.mark_attempt_failed("a1", "HTTP 401", None)
+    store.mark_attempt_failed("a2", "HTTP 401", None)
+    store.mark_sent("a3", at(1))
+    assert store.retry_alerts(["a2", "a3"]) == 1  # a3 was delivered
+    assert [a.id for a in store.due_alerts(at(2))] == ["a2"]
+    assert store.retry_alerts() == 2
+    rows = {r["id"]: r for r in store.alerts()}
+    assert (rows["a1"]["status"], rows["a1"]["attempts"], rows["a1"]["last_error"]) == (
+        "pending",
+        1,
+        "HTTP 401",
+    )

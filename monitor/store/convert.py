@@ -45,6 +45,16 @@ LISTING_COLUMNS = (
     "deleted_at",
     "fingerprint",
     "cluster",
+    "price_kind",
+    "data_types",
+    "size_bytes",
+    "span_from",
+    "span_to",
+    "country",
+    "replies",
+    "views",
+    "sticky",
+    "first_post",
 )
 CRAWL_COLUMNS = (
     "id",
@@ -119,6 +129,16 @@ def listing_row(stored: StoredListing) -> Row:
         "deleted_at": opt_ts(stored.deleted_at),
         "fingerprint": stored.fingerprint,
         "cluster": stored.cluster,
+        "price_kind": None if price is None else price.kind,
+        "data_types": json.dumps(list(listing.data_types), ensure_ascii=False),
+        "size_bytes": listing.size_bytes,
+        "span_from": None if listing.span is None else listing.span[0],
+        "span_to": None if listing.span is None else listing.span[1],
+        "country": listing.country,
+        "replies": listing.replies,
+        "views": listing.views,
+        "sticky": int(listing.sticky),
+        "first_post": listing.first_post,
     }
 
 
@@ -132,6 +152,7 @@ def stored_listing(row: Mapping[str, Any]) -> StoredListing:
             raw=row["price_raw"],
             usd=row["price_usd"],
             negotiable=bool(row["price_negotiable"]),
+            kind=row["price_kind"] or "ask",
         )
     records = None
     if row["records"] is not None:
@@ -146,6 +167,14 @@ def stored_listing(row: Mapping[str, Any]) -> StoredListing:
         records=records,
         posted_at=opt_parse_ts(row["posted_at"]),
         posted_raw=row["posted_raw"],
+        data_types=() if row["data_types"] == "[]" else tuple(json.loads(row["data_types"])),
+        size_bytes=row["size_bytes"],
+        span=None if row["span_from"] is None else (row["span_from"], row["span_to"]),
+        country=row["country"],
+        replies=row["replies"],
+        views=row["views"],
+        sticky=bool(row["sticky"]),
+        first_post=row["first_post"],
     )
     return StoredListing(
         listing=listing,
@@ -199,8 +228,12 @@ def event_dict(row: Mapping[str, Any]) -> Row:
 
 
 def listing_dict(row: Mapping[str, Any]) -> Row:
-    """A `listings` row for the CLI: `price_negotiable` as a bool."""
-    return {**row, "price_negotiable": bool(row["price_negotiable"])}
+    """A `listings` row for the CLI: flags as bools, `data_types` as a list."""
+    out = {**row, "price_negotiable": bool(row["price_negotiable"])}
+    if "data_types" in row:
+        out["data_types"] = json.loads(row["data_types"])
+        out["sticky"] = bool(row["sticky"])
+    return out
 
 
 def alert_row(alert: Alert) -> Row:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -26,27 +26,29 @@ from monitor.models import (
     CrawlOutcome,
     EventKind,
     Listing,
+    PageSnapshot,
     Source,
     SourceState,
     StoredListing,
+    Verification,
 )
-from monitor.store import queries
+from monitor.store import history, queries
+from monitor.store import sql as statements
 from monitor.store.convert import (
-    ALERT_COLUMNS,
-    CRAWL_COLUMNS,
-    EVENT_COLUMNS,
-    LISTING_COLUMNS,
     Row,
     alert_from_row,
     alert_row,
     crawl_row,
     event_row,
     listing_row,
+    opt_parse_ts,
     opt_ts,
     stored_listing,
     ts,
 )
 from monitor.store.schema import migrate
+
+T = TypeVar("T")
 
 _SOURCE_STATE = {
     CrawlOutcome.COMPLETE: SourceState.OK,
@@ -54,27 +56,6 @@ _SOURCE_STATE = {
     CrawlOutcome.BLOCKED: SourceState.BLOCKED,
     CrawlOutcome.FAILED: SourceState.FAILING,
 }
-
-
-def _insert(table: str, columns: Sequence[str], tail: str = "") -> str:
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({values}) {tail}"
-
-
-_UPSERT_LISTING = _insert(
-    "listings",
-    LISTING_COLUMNS,
-    "ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in LISTING_COLUMNS if c != "id"),
-)
-_INSERT_ALERT = _insert("alerts", ALERT_COLUMNS, "ON CONFLICT(event_id, rule, target) DO NOTHING")
-_INSERT_CRAWL = _insert("crawls", CRAWL_COLUMNS)
-_INSERT_EVENT = _insert("events", EVENT_COLUMNS)
-_INSERT_OBSERVATION = (
-    'INSERT INTO observations (listing_id, crawl_id, at, field, "before", "after") '
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
 
 
 def _explain(exc: sqlite3.Error) -> str:
@@ -157,7 +138,7 @@ class Store:
         """Insert configured sources and update their url and engine; never deletes
         (a source removed from the config keeps its history)."""
         rows = [{"name": s.name, "url": s.url, "engine": s.engine} for s in sources]
-        sql = _insert("sources", ("name", "url", "engine")) + (
+        sql = statements.insert("sources", ("name", "url", "engine")) + (
             "ON CONFLICT(name) DO UPDATE SET url = excluded.url, engine = excluded.engine"
         )
         with self._errors("sync sources"), self.db.atomic():
@@ -166,7 +147,9 @@ class Store:
     def known_listings(self, source: str) -> dict[str, StoredListing]:
         """Every stored listing of `source`, in any state, keyed by listing id."""
         with self._errors("read listings"):
-            rows = self._rows("SELECT * FROM listings WHERE source = ?", [source])
+            cursor = self.db.conn.execute("SELECT * FROM listings WHERE source = ?", [source])
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, values, strict=True)) for values in cursor]
         return {row["id"]: stored_listing(row) for row in rows}
 
     def repost_candidates(
@@ -213,6 +196,18 @@ class Store:
         with self._errors("read crawls"):
             return [row["listings_seen"] for row in self._rows(sql, params)]
 
+    def seen_pages(self, listing_ids: Iterable[str]) -> set[str]:
+        """The listings among `listing_ids` whose own page was once found present."""
+        sql = """
+            SELECT DISTINCT listing_id FROM verifications
+            WHERE verdict = 'present' AND listing_id IN (SELECT value FROM json_each(?))
+            UNION SELECT DISTINCT listing_id FROM pages
+            WHERE listing_id IN (SELECT value FROM json_each(?))
+        """
+        ids = json.dumps(sorted(set(listing_ids)))
+        with self._errors("read verifications"):
+            return {row["listing_id"] for row in self._rows(sql, [ids, ids])}
+
     def has_complete_crawl(self, source: str) -> bool:
         sql = "SELECT 1 FROM crawls WHERE source = ? AND outcome = 'complete' LIMIT 1"
         with self._errors("read crawls"):
@@ -220,9 +215,17 @@ class Store:
 
     # ------------------------------------------------------------ crawl output
 
-    def apply(self, diff: CrawlDiff, alerts: Sequence[Alert]) -> None:
+    def apply(
+        self,
+        diff: CrawlDiff,
+        alerts: Sequence[Alert],
+        *,
+        verifications: Sequence[Verification] = (),
+        pages: Sequence[PageSnapshot] = (),
+    ) -> None:
         """Write one crawl in one transaction: the crawl row, listing rows, the
-        `last_seen` of touched listings (one UPDATE), observations, events, alerts
+        `last_seen` of touched listings (one UPDATE), observations, events, alerts,
+        the verification trail, kept pages (zlib-compressed)
         (an existing (event, rule, target) is kept) and the source's health.
         All or nothing. The source must exist (`sync_sources`)."""
         crawl = diff.crawl
@@ -250,17 +253,38 @@ class Store:
                 )
             with self.db.atomic():
                 conn = self.db.conn
-                conn.execute(_INSERT_CRAWL, crawl_row(crawl))
-                conn.executemany(_UPSERT_LISTING, [listing_row(s) for s in diff.writes])
+                conn.execute(statements.INSERT_CRAWL, crawl_row(crawl))
+                written = json.dumps([s.id for s in diff.writes])
+                conn.execute(statements.FTS_FORGET, (written,))
+                conn.executemany(statements.UPSERT_LISTING, [listing_row(s) for s in diff.writes])
+                conn.execute(statements.FTS_INDEX, (written,))
                 if diff.touched:
                     conn.execute(
                         "UPDATE listings SET last_seen = max(last_seen, ?) "
                         "WHERE id IN (SELECT value FROM json_each(?))",
                         (at, json.dumps(list(diff.touched))),
                     )
-                conn.executemany(_INSERT_OBSERVATION, observations)
-                conn.executemany(_INSERT_EVENT, [event_row(e) for e in diff.events])
-                conn.executemany(_INSERT_ALERT, [alert_row(a) for a in alerts])
+                conn.executemany(statements.INSERT_OBSERVATION, observations)
+                conn.executemany(statements.INSERT_EVENT, [event_row(e) for e in diff.events])
+                conn.executemany(statements.INSERT_ALERT, [alert_row(a) for a in alerts])
+                conn.executemany(
+                    statements.INSERT_VERIFICATION,
+                    [
+                        (
+                            v.listing_id,
+                            crawl.id,
+                            ts(v.at),
+                            v.url,
+                            v.verdict.value,
+                            v.reason,
+                            v.status,
+                        )
+                        for v in verifications
+                    ],
+                )
+                conn.executemany(
+                    statements.INSERT_PAGE, [statements.page_row(p, crawl.id) for p in pages]
+                )
                 conn.execute(
                     """
                     UPDATE sources SET
@@ -291,14 +315,41 @@ class Store:
         if cursor.rowcount == 0:
             raise StoreError(f"database {self.path}: no alert {alert_id!r}")
 
-    def mark_sent(self, alert_id: str, at: datetime) -> None:
-        """The alert was delivered (this attempt counts in `attempts`)."""
+    def mark_sent(self, alert_id: str, at: datetime, message_id: str | None = None) -> None:
+        """The alert was delivered (this attempt counts in `attempts`), alone or in
+        the digest `message_id`."""
         self._update_alert(
             alert_id,
             "UPDATE alerts SET status = :status, sent_at = :at, attempts = attempts + 1, "
-            "next_attempt = NULL WHERE id = :id",
-            {"status": AlertStatus.SENT.value, "at": ts(at)},
+            "next_attempt = NULL, message_id = :message WHERE id = :id",
+            {"status": AlertStatus.SENT.value, "at": ts(at), "message": message_id},
         )
+
+    def retry_alerts(self, ids: Sequence[str] | None = None) -> int:
+        """Make undelivered alerts (failed, or pending a later retry; all, or those of
+        `ids`) due now; returns how many. Their attempt count and last error stay."""
+        sql = (
+            "UPDATE alerts SET status = 'pending', next_attempt = NULL WHERE status != 'sent' "
+            "AND (:all OR id IN (SELECT value FROM json_each(:ids)))"
+        )
+        params = {"all": ids is None, "ids": json.dumps(list(ids or ()))}
+        with self._errors("update the outbox"), self.db.atomic():
+            return int(self.db.conn.execute(sql, params).rowcount)
+
+    def messages_since(self, target: str, since: datetime) -> int:
+        """Messages delivered to `target` at or after `since` (a digest counts once)."""
+        sql = (
+            "SELECT count(DISTINCT coalesce(message_id, id)) AS n FROM alerts "
+            "WHERE target = ? AND status = 'sent' AND sent_at >= ?"
+        )
+        with self._errors("read the outbox"):
+            return int(self._rows(sql, [target, ts(since)])[0]["n"])
+
+    def last_message_at(self, target: str) -> datetime | None:
+        """When the last message went to `target`, if ever."""
+        sql = "SELECT max(sent_at) AS at FROM alerts WHERE target = ? AND status = 'sent'"
+        with self._errors("read the outbox"):
+            return opt_parse_ts(self._rows(sql, [target])[0]["at"])
 
     def mark_attempt_failed(self, alert_id: str, error: str, next_attempt: datetime | None) -> None:
         """A delivery attempt failed: retry at `next_attempt`, or give up (None)."""
@@ -311,6 +362,23 @@ class Store:
         )
 
     # ------------------------------------------------------- CLI queries (dicts)
+
+    def read(self, doing: str, query: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run one read query of `monitor.store.history` (or `queries`) on this
+        database: `store.read("read sellers", history.sellers)`."""
+        with self._errors(doing):
+            return query(self.db, *args, **kwargs)
+
+    def prune(
+        self, *, events_before: datetime | None, crawls_before: datetime | None
+    ) -> dict[str, int]:
+        """Retention (`history.prune`), then VACUUM; returns the rows deleted."""
+        with self._errors("prune"):
+            counts = history.prune(
+                self.db, events_before=events_before, crawls_before=crawls_before
+            )
+            history.vacuum(self.db)
+        return counts
 
     def alerts(self, status: AlertStatus | None = None) -> list[Row]:
         with self._errors("read the outbox"):

@@ -1,0 +1,117 @@
+"""Pure: which stored listing is the same dataset as a new one (reposts, clusters).
+
+A fingerprint hashes a title's dataset words (offer words, numbers and prices
+removed) and the record count rounded to two significant digits; two listings are
+the same dataset when their fingerprints match, or when their record counts are equal
+and their title words overlap by at least `REPOST_JACCARD`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from monitor.models import Listing, Records, StoredListing
+
+REPOST_JACCARD = 0.5
+
+# Words that describe the offer rather than the dataset.
+_STOPWORD_TEXT = """
+    a an and the of for with from in on at by to or as is are this that
+    sell selling sale sold wts wtb buy offer offering cheap price
+    db dbs database databases data leak leaks leaked dump dumps dumped
+    fresh new full hq private exclusive complete latest update updated
+    records record rows row lines line entries users user accounts account
+    customers members million millions billion billions mil mln bn k kk m mm b
+    btc xmr eth usdt usd eur
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_SPLIT = re.compile(r"[\W_]+")
+# Numbers, amounts and magnitudes: "2019", "10btc", "500k", "1kk", "200".
+_NUMBERISH = re.compile(r"\d+(?:k|kk|m|mm|mil|mln|b|bn|btc|xmr|eth|usdt|usd|eur)?")
+
+
+def title_tokens(title: str) -> frozenset[str]:
+    """The dataset-describing words of a title: NFKC, casefolded, without
+    punctuation, stopwords, numbers or price tokens."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return frozenset(
+        token
+        for token in _SPLIT.split(text)
+        if token and token not in STOPWORDS and not _NUMBERISH.fullmatch(token)
+    )
+
+
+def records_bucket(records: Records | None) -> str:
+    """The record count rounded to two significant digits ("-" when unknown)."""
+    if records is None:
+        return "-"
+    return f"{records.count:.1e}"
+
+
+def fingerprint(listing: Listing) -> str:
+    """A stable hash of the title's dataset words and the record-count bucket."""
+    key = " ".join(sorted(title_tokens(listing.title))) + "|" + records_bucket(listing.records)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b|; 0.0 when either set is empty."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    stored: StoredListing
+    tokens: frozenset[str]
+    fingerprint: str
+
+
+def same_dataset(listing: Listing, tokens: frozenset[str], fp: str, cand: Candidate) -> bool:
+    """Same fingerprint (with some dataset words), or the same record count and
+    titles whose word sets overlap by at least `REPOST_JACCARD`."""
+    if tokens and fp == cand.fingerprint:
+        return True
+    old = cand.stored.listing.records
+    return (
+        listing.records is not None
+        and old is not None
+        and listing.records.count == old.count
+        and jaccard(tokens, cand.tokens) >= REPOST_JACCARD
+    )
+
+
+class CandidateIndex:
+    """Candidates by fingerprint and by record count: only those can match."""
+
+    def __init__(self, stored: Iterable[StoredListing]) -> None:
+        self.by_print: dict[str, list[Candidate]] = defaultdict(list)
+        self.by_count: dict[int, list[Candidate]] = defaultdict(list)
+        for s in stored:
+            cand = Candidate(s, title_tokens(s.listing.title), fingerprint(s.listing))
+            self.by_print[cand.fingerprint].append(cand)
+            if s.listing.records is not None:
+                self.by_count[s.listing.records.count].append(cand)
+
+    def near(self, listing: Listing, fp: str) -> list[Candidate]:
+        found = list(self.by_print.get(fp, ()))
+        if listing.records is not None:
+            found += self.by_count.get(listing.records.count, ())
+        return found
+
+
+def original_of(listing: Listing, fp: str, candidates: CandidateIndex) -> StoredListing | None:
+    """The earliest-seen stored listing (another id) of the same dataset, if any."""
+    tokens = title_tokens(listing.title)
+    matches = [
+        c.stored
+        for c in candidates.near(listing, fp)
+        if c.stored.id != listing.id and same_dataset(listing, tokens, fp, c)
+    ]
+    return min(matches, key=lambda s: (s.first_seen, s.id), default=None)

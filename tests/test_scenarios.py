@@ -1,0 +1,363 @@
+"""Lifecycle scenarios through the real pipeline, extractor and SQLite store, against
+a small scripted MyBB forum and shop (pages rendered by the demo's MyBB/WooCommerce
+templates, served by a fake fetcher: no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from monitor.demo.sites import Product, Thread, forum_page, product_page, shop_page, thread_page
+from monitor.extract import get_engine
+from monitor.models import CrawlOutcome, Listing, Page, PageOutcome, Selectors, Source
+from monitor.pipeline import CrawlReport, crawl_source, thread_reader
+from monitor.store import Store, history
+
+HOST = "http://" + "m" * 56 + ".onion"
+SHOP = "http://" + "s" * 56 + ".onion"
+T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+
+FORUM = Source(
+    name="forum",
+    url=f"{HOST}/forumdisplay.php?fid=2",
+    engine="css",
+    every=3600,
+    max_pages=3,
+    revisit_every=6 * 3600,
+    selectors=Selectors(
+        item="tr.inline_row",
+        title="span[id^='tid_'] > a",
+        url="span[id^='tid_'] > a@href",
+        id_pattern=r"tid=(\d+)",
+        seller="div.author a",
+        next="a.pagination_next@href",
+    ),
+)
+SHOP_SOURCE = Source(
+    name="shop",
+    url=f"{SHOP}/shop/",
+    engine="css",
+    every=3600,
+    missing_after=2,
+    selectors=Selectors(
+        item="li.product",
+        title="h2.woocommerce-loop-product__title",
+        url="a.woocommerce-LoopProduct-link@href",
+        id_pattern=r"-(\d+)/?$",
+        price="span.price",
+        seller="span.vendor a",
+    ),
+)
+
+
+def thread(tid: int, title: str, seller: str = "someone", bumped: int = 0) -> Thread:
+    posted = T0 - timedelta(days=30)
+    return Thread(
+        tid, title, seller, tid, posted, posted + timedelta(minutes=bumped), seller, 1, 10, title
+    )
+
+
+@dataclass
+class Site:
+    """The scripted sites: mutate between crawls; `get` answers like the real ones."""
+
+    threads: dict[int, Thread] = field(default_factory=dict)
+    products: list[Product] = field(default_factory=list)
+    captcha: bool = False  # every forum page is a captcha
+    failing: set[str] = field(default_factory=set)  # URLs that time out
+    blocked: set[str] = field(default_factory=set)  # URLs answering a captcha
+    redesigned: bool = False  # thread links change shape (new ids)
+    datecut: timedelta | None = None  # the list shows only threads active this recently
+    hour: int = 0
+    requests: list[str] = field(default_factory=list)
+
+    def bump(self, tid: int) -> None:
+        """Someone replies: the thread moves to the top of page 1."""
+        t = self.threads[tid]
+        self.threads[tid] = replace(t, last_post=T0 + timedelta(hours=self.hour, minutes=tid))
+
+    async def get(self, url: str) -> Page:
+        self.requests.append(url)
+        now = T0 + timedelta(hours=self.hour)
+        if url in self.failing:
+            return Page(url, PageOutcome.FAILED, reason="timeout", error="timed out")
+        if self.captcha or url in self.blocked:
+            return Page(url, PageOutcome.BLOCKED, 200, "captcha", reason="blocked:captcha")
+        parts = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/forumdisplay.php":
+            shown = sorted(self.threads.values(), key=lambda t: t.last_post, reverse=True)
+            if self.datecut is not None:
+                shown = [t for t in shown if t.last_post >= now - self.datecut]
+            html = forum_page(shown, [], int(query.get("page", "1")), now)
+            if self.redesigned:
+                html = html.replace("showthread.php?tid=", "thread-")
+            return Page(url, PageOutcome.OK, 200, html)
+        if parts.path == "/showthread.php":
+            t = self.threads.get(int(query["tid"]))
+            return Page(url, PageOutcome.OK, 200, thread_page(t, now))
+        if parts.path == "/shop/":
+            return Page(url, PageOutcome.OK, 200, shop_page(self.products))
+        for p in self.products:
+            if parts.path == p.path:
+                return Page(url, PageOutcome.OK, 200, product_page(p))
+        return Page(url, PageOutcome.FAILED, 404, reason="http_status", error="HTTP 404")
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.site = Site()
+        self.store = Store.open(tmp_path / "leakmon.db")
+        self.store.sync_sources([FORUM, SHOP_SOURCE])
+
+    def crawl(self, source: Source = FORUM, hours: int = 1, **kw: Any) -> CrawlReport:
+        self.site.hour += hours
+        self.site.requests.clear()
+        at = T0 + timedelta(hours=self.site.hour)
+        engine = get_engine(source)
+        return asyncio.run(
+            crawl_source(source, self.site, engine, self.store, (), (), clock=lambda: at, **kw)
+        )
+
+    def state(self, tid: int | str, source: str = "forum") -> str:
+        row = self.store.listing(f"{source}:{tid}")
+        assert row is not None
+        return str(row["state"])
+
+
+def events(report: CrawlReport) -> list[tuple[str, str | None]]:
+    return sorted((e.kind.value, e.listing_id) for e in report.diff.events)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(tmp_path)
+    for tid in range(1, 7):
+        w.site.threads[tid] = thread(tid, f"Dataset number {tid} customers", bumped=tid)
+    baseline = w.crawl()
+    assert baseline.crawl.outcome is CrawlOutcome.COMPLETE and baseline.diff.baseline
+    return w
+
+
+def test_a_captcha_day_in_the_middle_deletes_nothing(world: World) -> None:
+    world.site.captcha = True
+    for _ in range(24):
+        report = world.crawl()
+        assert report.crawl.outcome is CrawlOutcome.BLOCKED
+        assert report.diff.events == () and report.verifications == ()
+    world.site.captcha = False
+    assert events(world.crawl()) == []
+    assert {world.state(t) for t in range(1, 7)} == {"active"}
+
+
+def test_a_captcha_on_the_thread_page_delays_the_verdict(world: World) -> None:
+    del world.site.threads[2]
+    world.site.blocked.add(f"{HOST}/showthread.php?tid=2")
+    report = world.crawl()
+    assert events(report) == [] and [v.verdict for v in report.verifications] == ["unknown"]
+    assert world.state(2) == "missing"
+    world.site.blocked.clear()
+    report = world.crawl()
+    assert events(report) == [("deleted", "forum:2")]
+    assert world.state(2) == "deleted"
+
+
+def test_a_partial_crawl_never_loses_page_two(world: World) -> None:
+    world.site.failing.add(f"{HOST}/forumdisplay.php?fid=2&page=2")
+    report = world.crawl()
+    assert report.crawl.outcome is CrawlOutcome.PARTIAL
+    assert report.diff.events == () and report.verifications == ()
+    assert not any("showthread" in u for u in world.site.requests)
+    assert {world.state(t) for t in range(1, 7)} == {"active"}
+
+
+def falling_off(w: World) -> None:
+    """Four threads; 2-4 active today, 1 last active 29.5 days ago."""
+    for tid in range(1, 5):
+        w.site.threads[tid] = thread(tid, f"Dataset number {tid} customers")
+        w.site.bump(tid)
+    old = T0 - timedelta(days=29, hours=12)
+    w.site.threads[1] = replace(w.site.threads[1], last_post=old)
+
+
+def test_a_thread_falling_off_the_list_ages_out_then_is_deleted_on_a_revisit(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    w.site.datecut = timedelta(days=30)  # MyBB's default: only recently active threads
+    falling_off(w)
+    w.crawl()  # baseline
+    w.site.hour += 24  # nobody posted in thread 1 for a while: it drops off the list
+    report = w.crawl()
+    assert report.crawl.outcome is CrawlOutcome.COMPLETE
+    assert events(report) == []  # not deleted: its page still shows it
+    assert [(v.listing_id, v.verdict.value) for v in report.verifications] == [
+        ("forum:1", "present")
+    ]
+    assert w.state(1) == "aged_out" and w.state(2) == "active"
+    report = w.crawl()  # revisit not due yet (6 h): its page is not fetched
+    assert report.verifications == () and w.state(1) == "aged_out"
+    assert not any("tid=1" in u for u in w.site.requests)
+    del w.site.threads[1]  # now the seller deletes it
+    report = w.crawl(hours=6)
+    assert events(report) == [("deleted", "forum:1")]
+    (deleted,) = report.diff.events
+    assert deleted.details["how"].startswith("verified: engine message")
+    assert deleted.details["deleted_after"] == "2024-06-02T10:00:00+00:00"  # last verified
+    row = w.store.listing("forum:1")
+    assert row is not None and (row["state"], row["deleted_at"]) == (
+        "deleted",
+        "2024-06-02T17:00:00.000000+00:00",
+    )
+
+
+def test_an_aged_out_thread_listed_again_is_silently_active(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    w.site.datecut = timedelta(days=30)
+    falling_off(w)
+    w.crawl()
+    w.site.hour += 24
+    w.crawl()
+    assert w.state(1) == "aged_out"
+    w.site.bump(1)  # a reply: back on the list
+    assert events(w.crawl()) == [] and w.state(1) == "active"
+
+
+def test_a_redesign_is_one_layout_changed_event_not_a_flood(world: World) -> None:
+    for _ in range(2):
+        world.crawl()  # plausible history
+    world.site.redesigned = True
+    for _ in range(3):
+        report = world.crawl()
+        assert events(report) == [("layout_changed", None)]
+        assert report.verifications == ()
+    assert {world.state(t) for t in range(1, 7)} == {"active"}
+    sources = {r["name"]: r["state"] for r in world.store.sources()}
+    assert sources["forum"] == "layout_changed"
+
+
+def test_deleted_then_restored(world: World) -> None:
+    gone = world.site.threads.pop(3)
+    report = world.crawl()
+    assert events(report) == [("deleted", "forum:3")]
+    assert report.diff.events[0].details["how"] == (
+        "verified: engine message: the specified thread does not exist"
+    )
+    world.site.threads[3] = gone
+    assert events(world.crawl()) == [("restored", "forum:3")]
+    kinds = [e["kind"] for e in world.store.events(listing_id="forum:3")]
+    assert kinds == ["deleted", "restored"]
+    assert world.state(3) == "active"
+
+
+def test_a_repost_on_another_source_is_linked(world: World) -> None:
+    world.site.threads[40] = thread(40, "Shanghai police database 1,000,000,000 records", "Dan")
+    world.crawl()
+    world.site.products = [Product(7, "acme", "Acme corp customers 2M", "500", "dk", "x")]
+    assert world.crawl(SHOP_SOURCE).diff.baseline
+    world.site.products.insert(
+        0, Product(9, "sh", "Shanghai Police Database 1,000,000,000 records", "200,000", "dk", "x")
+    )
+    report = world.crawl(SHOP_SOURCE)
+    assert events(report) == [("reposted", "shop:9")]
+    assert report.diff.events[0].details["original_id"] == "forum:40"
+    repost, original = world.store.listing("shop:9"), world.store.listing("forum:40")
+    assert repost is not None and original is not None
+    assert repost["cluster"] == original["cluster"] == "forum:40"
+
+
+def test_shop_absence_is_counted_not_verified(world: World) -> None:
+    world.site.products = [
+        Product(7, "acme", "Acme corp customers 2M", "500", "dk", "x"),
+        Product(8, "globex", "Globex claims 750k", "900", "vb", "y"),
+    ]
+    world.crawl(SHOP_SOURCE)
+    world.site.products.pop()
+    first = world.crawl(SHOP_SOURCE)
+    assert events(first) == [] and first.verifications == ()
+    assert world.state(8, "shop") == "missing"
+    assert events(world.crawl(SHOP_SOURCE)) == [("deleted", "shop:8")]
+
+
+def test_verifications_per_crawl_are_bounded(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    big = replace(FORUM, max_pages=20)
+    for tid in range(1, 61):
+        w.site.threads[tid] = thread(tid, f"Dataset number {tid} customers", bumped=tid)
+    w.crawl(big)
+    for tid in range(1, 26):  # 25 threads deleted at once; 35 remain (plausible)
+        del w.site.threads[tid]
+    first = w.crawl(big)
+    assert len(first.verifications) == 20
+    assert sum(k == "deleted" for k, _ in events(first)) == 20
+    assert sum(w.state(t) == "missing" for t in range(1, 26)) == 5
+    second = w.crawl(big)
+    assert len(second.verifications) == 5
+    assert sum(k == "deleted" for k, _ in events(second)) == 5
+    assert {w.state(t) for t in range(1, 26)} == {"deleted"}
+
+
+def read_thread(html: str, url: str) -> Listing | None:
+    """A stand-in for the extractor's thread-page reader: the first post's text."""
+    found = re.search(r'class="post_body[^"]*"[^>]*>(.*?)</div>', html, re.DOTALL)
+    return None if found is None else Listing("forum", "?", url, "", first_post=unescape(found[1]))
+
+
+def test_evidence_at_first_sight_and_on_change_survives_deletion(world: World) -> None:
+    body = "Shanghai police database, 1995-2019: names, ID numbers, phones. 23 TB. PM me."
+    title = "[SELLING] Shanghai police database - 10 BTC"
+    world.site.threads[42] = replace(thread(42, title, "ChinaDan", bumped=500), body=body)
+    evidence: dict[str, Any] = {"keep_html": True, "read_thread": read_thread}
+    report = world.crawl(**evidence)
+    assert events(report) == [("new", "forum:42")]
+    assert [u.rsplit("/", 1)[1] for u in world.site.requests if "showthread" in u] == [
+        "showthread.php?tid=42"
+    ]
+    assert world.store.listing("forum:42")["first_post"] == body  # type: ignore[index]
+    world.crawl(**evidence)  # unchanged: its page is not fetched again
+    assert not any("showthread" in u for u in world.site.requests)
+    world.site.threads[42] = replace(world.site.threads[42], title=title.replace("10", "8"))
+    assert events(world.crawl(**evidence)) == [("changed", "forum:42")]
+    del world.site.threads[42]
+    assert events(world.crawl(**evidence)) == [("deleted", "forum:42")]
+    kept = world.store.read("pages", history.pages, "forum:42")
+    assert len(kept) == 3  # first sight, the edit, and the page that said it was gone
+    pages = [world.store.read("page", history.page_html, p["id"]) or "" for p in kept]
+    assert "23 TB" in pages[0] and "10 BTC" in pages[0] and "8 BTC" in pages[1]
+    assert "The specified thread does not exist." in pages[2]
+    found = world.store.read("search", history.listings, search="23 TB phones")
+    assert [(r["id"], r["state"]) for r in found] == [("forum:42", "deleted")]
+
+
+def test_the_extractors_thread_reader_keeps_the_first_post_and_sees_edits(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    w.site.datecut = timedelta(days=30)
+    falling_off(w)
+    body = "Shanghai police database, 1995-2019: names, ID numbers, phones. 23 TB."
+    w.site.threads[1] = replace(w.site.threads[1], title="Shanghai police DB 10 BTC", body=body)
+    reader = {"read_thread": thread_reader(FORUM)}
+    w.crawl(**reader)
+    row = w.store.listing("forum:1")
+    assert row is not None and row["first_post"] == body
+    assert (row["span_from"], row["span_to"], row["country"]) == (1995, 2019, "CN")
+    assert "national_ids" in row["data_types"]
+    w.site.hour += 24  # thread 1 drops off the list; then its title is edited
+    w.site.threads[1] = replace(w.site.threads[1], title="Shanghai police DB 8 BTC")
+    report = w.crawl(**reader)
+    assert [(v.listing_id, v.verdict.value, v.reason) for v in report.verifications] == [
+        ("forum:1", "present", "parsed")
+    ]
+    assert events(report) == [("changed", "forum:1")]
+    (changed,) = report.diff.events
+    assert changed.details["price_drop"] is True
+    assert w.state(1) == "aged_out"
