@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import report
-from monitor.config import load_config
-from monitor.errors import ConfigError, ExtractError, LeakmonError
+from monitor.errors import ConfigError, LeakmonError
 from monitor.logs import setup_logging
 from monitor.models import Config, Source
 
@@ -80,25 +79,18 @@ def guarded(func: F) -> F:
 
 
 def load(config_path: Path | None) -> Config:
+    from monitor.config import load_config
     from monitor.extract import ENGINES
 
     return load_config(config_path or default_config_path(), engines=ENGINES)
 
 
-def engines_for(sources: Sequence[Source]) -> dict[str, Any]:
-    """Build every source's extractor up front; a bad selector is a config error."""
-    from monitor.extract import get_engine
+def engines_for(sources: Sequence[Source], config: Config | None = None) -> dict[str, Any]:
+    """Build every source's extractor up front (with the config's rates); a bad
+    selector is a config error."""
+    from monitor.runtime import build_engines
 
-    engines: dict[str, Any] = {}
-    problems: list[str] = []
-    for index, source in enumerate(sources):
-        try:
-            engines[source.name] = get_engine(source)
-        except ExtractError as exc:
-            problems.append(f"source[{index}] ({source.name}): {exc}")
-    if problems:
-        raise ConfigError(problems)
-    return engines
+    return dict(build_engines(sources, config.rates if config else None))
 
 
 def open_store(db_path: Path | None, config: Config | None) -> Any:

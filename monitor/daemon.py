@@ -30,13 +30,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.config import load_config
-from monitor.errors import ConfigError, ExtractError, LeakmonError
-from monitor.extract import ENGINES, get_engine
+from monitor.errors import ConfigError, LeakmonError
+from monitor.extract import ENGINES
 from monitor.health import Health, assess, prometheus
 from monitor.models import AlertStatus, Config, Source
 from monitor.notify import AppriseSender, Sender
 from monitor.pipeline import CrawlReport
-from monitor.runtime import crawl_cycle, deliver
+from monitor.runtime import TorRuntime, build_engines, crawl_cycle, deliver
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,20 +48,6 @@ START_SPREAD = 30.0  # first crawls are spread over this many seconds at most
 def jitter_for(every: float) -> float:
     """Random jitter per run: 10% of the interval, at most 5 minutes."""
     return min(every * 0.1, 300.0)
-
-
-def build_engines(config: Config) -> dict[str, Any]:
-    """Every source's extractor; a bad selector is a config error."""
-    engines: dict[str, Any] = {}
-    problems: list[str] = []
-    for index, source in enumerate(config.sources):
-        try:
-            engines[source.name] = get_engine(source)
-        except ExtractError as exc:
-            problems.append(f"source[{index}] ({source.name}): {exc}")
-    if problems:
-        raise ConfigError(problems)
-    return engines
 
 
 def health_of(config: Config, store: Store) -> Health:
@@ -85,7 +71,7 @@ class Daemon:
 
     def __post_init__(self) -> None:
         self.config = load_config(self.config_path, engines=ENGINES)
-        self.engines = build_engines(self.config)
+        self.engines = build_engines(self.config.sources, self.config.rates)
         self.inflight: set[asyncio.Task[Any]] = set()
         self.last: dict[str, str] = {}
         self._stop = asyncio.Event()
@@ -102,6 +88,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        self.tor = TorRuntime(self.config.tor)
         with Store.open(path) as store:
             self.store = store
             store.sync_sources(self.config.sources)
@@ -125,6 +112,7 @@ class Daemon:
             await self._drain()
             watchdog.cancel()
             self._dispatch_now()
+        self.tor.close()
         log.info("leakmon stopped")
         return 0
 
@@ -182,7 +170,9 @@ class Daemon:
     async def _crawl(self, source: Source) -> None:
         config, engines = self.config, self.engines
         try:
-            reports, _ = await crawl_cycle(config, self.store, [source], engines, self.sender)
+            reports, _ = await crawl_cycle(
+                config, self.store, [source], engines, self.sender, tor=self.tor
+            )
         except LeakmonError as exc:
             log.error("%s: %s", source.name, exc)
             return
@@ -259,13 +249,16 @@ class Daemon:
         """Re-read the config; on error keep the old one. True when applied."""
         try:
             config = load_config(self.config_path, engines=ENGINES)
-            engines = build_engines(config)
+            engines = build_engines(config.sources, config.rates)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload rejected: %s", problem)
             return False
         old: Mapping[str, Source] = {s.name: s for s in self.config.sources if s.enabled}
         new: Mapping[str, Source] = {s.name: s for s in config.sources if s.enabled}
+        if config.tor != self.config.tor:
+            old_tor, self.tor = self.tor, TorRuntime(config.tor)
+            old_tor.close()
         self.config, self.engines = config, engines
         self.store.sync_sources(config.sources)
         for name in old.keys() - new.keys():

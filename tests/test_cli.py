@@ -174,7 +174,7 @@ def test_extract_offline(tmp_path: Path, live_world: LiveWorld) -> None:
     config = str(live_world.config(tmp_path))
     code, out, _ = run("extract", str(saved), "--source", "darkforum", "--config", config, "--json")
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["listings"]
     assert len(rows) >= 4
     assert all(r["url"].startswith("http://") for r in rows)
     code, _, err = run("extract", str(saved), "--config", config)

@@ -38,16 +38,28 @@ class FakeOutbox:
     queries: list[tuple[datetime, int]] = field(default_factory=list)
     sent: list[tuple[str, datetime]] = field(default_factory=list)
     failures: list[tuple[str, str, datetime | None]] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
 
     def due_alerts(self, now: datetime, limit: int) -> list[Alert]:
         self.queries.append((now, limit))
         return [a for a in self.alerts if a.status is AlertStatus.PENDING][:limit]
 
-    def mark_sent(self, alert_id: str, at: datetime) -> None:
+    def mark_sent(self, alert_id: str, at: datetime, message_id: str | None = None) -> None:
         self.sent.append((alert_id, at))
+        self.messages[alert_id] = message_id or alert_id
 
     def mark_attempt_failed(self, alert_id: str, error: str, next_attempt: datetime | None) -> None:
         self.failures.append((alert_id, error, next_attempt))
+
+    def messages_since(self, target: str, since: datetime) -> int:
+        targets = {a.id: a.target for a in self.alerts}
+        return len(
+            {self.messages[a] for a, at in self.sent if targets.get(a) == target and at >= since}
+        )
+
+    def last_message_at(self, target: str) -> datetime | None:
+        targets = {a.id: a.target for a in self.alerts}
+        return max((at for aid, at in self.sent if targets.get(aid) == target), default=None)
 
 
 @dataclass
@@ -85,7 +97,7 @@ def test_success_marks_sent() -> None:
     assert outbox.sent == [("a1", NOW), ("a2", NOW)]
     assert sender.calls == [("hook", "a1"), ("mail", "a2")]
     assert outbox.failures == []
-    assert outbox.queries == [(NOW, 100)]
+    assert outbox.queries == [(NOW, 1000)]
 
 
 @pytest.mark.parametrize(
@@ -174,3 +186,56 @@ def test_with_the_real_sender_the_stored_error_names_the_target_not_its_url(
     assert error.startswith("target 'hook': not delivered")
     assert secret not in error
     assert next_attempt == NOW + timedelta(seconds=120)
+
+
+# ------------------------------------------------------- digests and rate limits
+
+
+def test_rate_limit_sends_the_overflow_as_one_digest() -> None:
+    alerts = [alert(f"a{i}") for i in range(200)]
+    outbox, sender = FakeOutbox(alerts), FakeSender()
+    targets = {"hook": NotifyTarget("hook", "json://x", rate_limit=10)}
+    report = dispatch(outbox, sender, targets, NOW)
+    assert report.sent == 200
+    assert len(sender.calls) == 10  # 9 single messages and one digest of 191
+    assert sender.calls[-1][1].startswith("digest-")
+    # the hour is used up: new alerts wait, still pending
+    later = [alert(f"b{i}") for i in range(3)]
+    outbox.alerts = alerts + later
+    for a in alerts:
+        outbox.alerts[outbox.alerts.index(a)] = replace(a, status=AlertStatus.SENT)
+    report = dispatch(outbox, sender, targets, NOW + timedelta(minutes=5))
+    assert report.sent == 0 and report.failed == 0 and len(sender.calls) == 10
+    report = dispatch(outbox, sender, targets, NOW + timedelta(minutes=61))
+    assert report.sent == 3
+
+
+def test_digest_target_collects_alerts_per_period() -> None:
+    recorded: list[Alert] = []
+
+    class Recording(FakeSender):
+        def send(self, target: NotifyTarget, alert: Alert) -> None:
+            recorded.append(alert)
+            super().send(target, alert)
+
+    first = [alert(f"a{i}") for i in range(60)]
+    outbox, sender = FakeOutbox(first), Recording()
+    targets = {"hook": NotifyTarget("hook", "json://x", digest=3600)}
+    assert dispatch(outbox, sender, targets, NOW).sent == 60
+    (message,) = recorded
+    assert message.title.endswith("digest: 60 alerts")
+    assert "More: 10 further alerts" in message.body
+    outbox.alerts = [replace(a, status=AlertStatus.SENT) for a in first] + [alert("late")]
+    assert dispatch(outbox, sender, targets, NOW + timedelta(minutes=30)).sent == 0
+    assert dispatch(outbox, sender, targets, NOW + timedelta(minutes=61)).sent == 1
+    assert recorded[-1].id == "late"
+
+
+def test_a_failed_digest_retries_every_alert_in_it() -> None:
+    alerts = [alert("a1"), alert("a2")]
+    outbox = FakeOutbox(alerts)
+    sender = FakeSender(failing={"digest-a1"})
+    targets = {"hook": NotifyTarget("hook", "json://x", digest=60)}
+    report = dispatch(outbox, sender, targets, NOW, rng=random.Random(1))
+    assert report.retried == 2
+    assert {f[0] for f in outbox.failures} == {"a1", "a2"}

@@ -20,11 +20,11 @@ from monitor.config import load_config
 from monitor.demo.server import DemoServer
 from monitor.demo.socks import SocksRelay
 from monitor.demo.world import World
-from monitor.extract import ENGINES, get_engine
+from monitor.extract import ENGINES
 from monitor.models import Config, TorSettings
 from monitor.notify import AppriseSender
 from monitor.pipeline import CrawlReport
-from monitor.runtime import crawl_cycle
+from monitor.runtime import build_engines, crawl_cycle
 from monitor.store import Store
 
 STAR_SELLER = "ChinaDan"
@@ -65,7 +65,7 @@ async def run_demo(
     async with DemoServer(world) as server, SocksRelay(world.routes(server.port)) as relay:
         config = demo_config(config_path)
         config = replace(config, tor=TorSettings(socks=f"socks5h://127.0.0.1:{relay.port}"))
-        engines = {s.name: get_engine(s) for s in config.sources}
+        engines = build_engines(config.sources, config.rates)
         sender = AppriseSender()
         echo(
             f"leakmon demo: forum and shop on 127.0.0.1:{server.port}, "
