@@ -31,6 +31,7 @@ from monitor.config_schema import (
     TABLES,
     DefaultsModel,
     NotifyModel,
+    OpsModel,
     RatesModel,
     RuleModel,
     SelectorsModel,
@@ -45,6 +46,7 @@ from monitor.models import (
     Config,
     EventKind,
     NotifyTarget,
+    OpsSettings,
     Rule,
     Selectors,
     Source,
@@ -83,6 +85,7 @@ def load_config(
     watches = _validate(WatchModel, _entries(doc, "watch"), problems)
     targets = _validate(NotifyModel, _entries(doc, "notify"), problems)
     rates = _validate(RatesModel, _entries(doc, "rates"), problems)
+    ops = _validate(OpsModel, _entries(doc, "ops"), problems)
     problems += _cross_checks(doc)
     bad = [loc for loc, _ in env_.problems]  # no second message where a variable is missing
     problems = env_.problems + [p for p in problems if not any(p[0][: len(b)] == b for b in bad)]
@@ -90,7 +93,13 @@ def load_config(
         problems.sort(key=_rank)
         raise ConfigError([f"{_path(loc)}: {env_.scrub(message)}" for loc, message in problems])
     config_path = path.resolve()
-    (tor_model,), (db,), (default,), (rate_model,) = tor, storage, defaults, rates
+    (tor_model,), (db,), (default,), (rate_model,), (ops_model,) = (
+        tor,
+        storage,
+        defaults,
+        rates,
+        ops,
+    )
     return Config(
         tor=TorSettings(
             socks=tor_model.socks,
@@ -106,6 +115,7 @@ def load_config(
         path=config_path,
         storage=StorageSettings(db.keep_html, db.keep_events, db.keep_crawls),
         rates={code.upper(): rate for code, rate in rate_model.root.items()},
+        ops=OpsSettings(ops_model.target, ops_model.down_after),
     )
 
 
@@ -250,6 +260,11 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
                 for key in selectors
                 if key not in CSS_KEYS and key in SelectorsModel.model_fields
             ]
+    for loc, ops in _entries(doc, "ops"):
+        target = ops.get("target")
+        if isinstance(target, str) and target not in names["notify"]:
+            message = f"unknown notify target {target!r}{suggest(target, names['notify'])}"
+            problems.append(((*loc, "target"), message))
     for loc, rule in [*_entries(doc, "rule"), *_entries(doc, "watch")]:
         if loc[0] == "watch":
             if not any(rule.get(key) for key in ("names", "aliases", "domains")):

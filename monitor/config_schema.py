@@ -27,7 +27,7 @@ from pydantic import (
 from monitor.models import EventKind
 from monitor.units import parse_delay, parse_duration, parse_size
 
-TABLES = ("tor", "storage", "defaults", "rates")
+TABLES = ("tor", "storage", "defaults", "rates", "ops")
 ARRAYS = ("source", "rule", "watch", "notify")
 SEVERITIES = ("low", "medium", "high", "critical")
 FORMATS = ("text", "markdown", "html", "slack")
@@ -310,6 +310,13 @@ class WatchModel(_Model):
     events: Events = None
     severity: Annotated[str, _choice("severity", SEVERITIES)] = "high"
     targets: list[str] = Field(default_factory=list)
+
+
+class OpsModel(_Model):
+    """[ops]: the [[notify]] target of source-health notices."""
+
+    target: str | None = None
+    down_after: Annotated[int, Field(ge=1, le=1000)] = 3
 
 
 class NotifyModel(_Model):

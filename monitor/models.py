@@ -175,6 +175,14 @@ class NotifyTarget:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """[ops]: where source-health notices go (down, session expired, layout, recovered)."""
+
+    target: str | None = None  # a [[notify]] name; None: no ops notices
+    down_after: int = 3  # failed or blocked crawls in a row before "source down"
+
+
+@dataclass(frozen=True)
 class Config:
     tor: TorSettings
     db_path: Path | None
@@ -184,6 +192,7 @@ class Config:
     path: Path | None = None
     storage: StorageSettings = field(default_factory=StorageSettings)
     rates: Mapping[str, float] = field(default_factory=dict)  # USD per unit: {"BTC": 60000}
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     def source(self, name: str) -> Source:
         for src in self.sources:

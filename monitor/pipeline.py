@@ -28,6 +28,7 @@ from monitor.models import (
     CrawlOutcome,
     Listing,
     NotifyTarget,
+    OpsSettings,
     Page,
     PageOutcome,
     PageSnapshot,
@@ -36,11 +37,13 @@ from monitor.models import (
     StoredListing,
     Verification,
 )
-from monitor.rules import alerts_for
+from monitor.rules import alerts_for, ops_alerts
+from monitor.sourcehealth import source_events
 from monitor.store import Store
 from monitor.verify import verify_page
 
 log = logging.getLogger(__name__)
+NO_OPS = OpsSettings()  # no ops target: source-health events are stored, not sent
 
 
 class PageFetcher(Protocol):
@@ -258,10 +261,12 @@ async def crawl_source(
     clock: Callable[[], datetime] = utcnow,
     keep_html: bool = False,
     read_thread: ReadThread | None = None,
+    ops: OpsSettings = NO_OPS,
 ) -> CrawlReport:
     """Crawl one source, verify the listings that vanished (their own pages, through
     the same fetcher), and write everything in one transaction. `keep_html` keeps
-    the HTML of fetched listing pages; `read_thread` see `verify_listings`."""
+    the HTML of fetched listing pages; `read_thread` see `verify_listings`; `ops`
+    routes source-health events (down, recovered, layout changed) to its target."""
     t0 = time.perf_counter()
     started = clock()
     try:
@@ -318,11 +323,17 @@ async def crawl_source(
         first_complete=not store.has_complete_crawl(source.name),
         verifications={c.listing_id: c for c in checks},
     )
-    alerts: tuple[Alert, ...] = ()
+    streak = next(
+        (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
+    )
+    health = source_events(crawl, streak, ops.down_after)
+    if health:
+        diff = replace(diff, events=diff.events + health)
+    alerts = ops_alerts(diff.events, ops.target, crawl.finished)
     if not diff.baseline:
         by_id = {sl.id: sl.listing for sl in known.values()}
         by_id.update({sl.id: sl.listing for sl in diff.writes})
-        alerts = alerts_for(diff.events, by_id, rules, targets, crawl.finished)
+        alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
     store.apply(diff, alerts, verifications=checks, pages=kept)
     report = CrawlReport(crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
     log.info("%s", report.summary())

@@ -294,3 +294,53 @@ def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
         lines.append(("Posted", _when(listing.posted_at)))
     body = "\n".join(f"{label}: {value}" for label, value in [*lines, *extra])
     return title, body
+
+
+_OPS_KINDS = {
+    EventKind.SOURCE_DOWN: "high",
+    EventKind.LAYOUT_CHANGED: "high",
+    EventKind.SOURCE_RECOVERED: "low",
+}
+
+
+def ops_alerts(events: Sequence[Event], target: str | None, now: datetime) -> tuple[Alert, ...]:
+    """One alert to the [ops] target per source-health event (down, session expired,
+    layout changed, recovered); none without an ops target."""
+    if target is None:
+        return ()
+    alerts = []
+    for event in events:
+        severity = _OPS_KINDS.get(event.kind)
+        if severity is None or event.listing_id is not None:
+            continue
+        title, body = describe_source_event(event)
+        alerts.append(
+            Alert(
+                id=alert_id(event.id, "ops", target),
+                event_id=event.id,
+                rule="ops",
+                target=target,
+                severity=severity,
+                title=f"[{severity}] {title}",
+                body=body,
+                created=now,
+            )
+        )
+    return tuple(alerts)
+
+
+def describe_source_event(event: Event) -> tuple[str, str]:
+    """(title, body) of a source-health event; every value sanitised."""
+    d = event.details
+    source = clean(event.source, 60)
+    lines = [("Source", source), ("Detected", _when(event.at))]
+    if event.kind is EventKind.SOURCE_DOWN:
+        why = "session expired (login wall)" if d.get("session_expired") else "down"
+        title = f"source {why}: {source} ({d.get('streak', '?')} failed crawls in a row)"
+        lines += [("Outcome", clean(d.get("outcome"), 40)), ("Error", clean(d.get("error")))]
+    elif event.kind is EventKind.SOURCE_RECOVERED:
+        title = f"source recovered: {source} after {d.get('after_failures', '?')} failed crawls"
+    else:
+        title = f"layout changed? {source}: listings held back, check the selectors"
+        lines += [("Details", clean(", ".join(f"{k}={v}" for k, v in d.items())))]
+    return clean(title), "\n".join(f"{label}: {value}" for label, value in lines)

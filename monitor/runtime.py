@@ -121,6 +121,7 @@ async def crawl_cycle(
                 config.targets,
                 keep_html=config.storage.keep_html,
                 read_thread=thread_reader(source, config.rates),
+                ops=config.ops,
             )
 
     try:

@@ -764,3 +764,16 @@ def test_missing_after_defaults_to_2_for_counted_sources(tmp_path: Path) -> None
     )
     config = load_config(path, engines=("shop", "mybb"))
     assert [s.missing_after for s in config.sources] == [2, 1, 3]
+
+
+def test_ops_section(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(RICH + '\n[ops]\ntarget = "slack"\ndown_after = 5\n')
+    config = load_config(path, engines=("css", "mybb"))
+    assert (config.ops.target, config.ops.down_after) == ("slack", 5)
+    path.write_text(RICH + '\n[ops]\ntarget = "slak"\ndown_after = 0\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, engines=("css", "mybb"))
+    text = "\n".join(info.value.problems)
+    assert "ops.target: unknown notify target 'slak' (did you mean 'slack'?)" in text
+    assert "ops.down_after: must be at least 1" in text
