@@ -149,12 +149,17 @@ def world(tmp_path: Path) -> World:
 
 def test_a_captcha_day_in_the_middle_deletes_nothing(world: World) -> None:
     world.site.captcha = True
+    health = []
     for _ in range(24):
         report = world.crawl()
         assert report.crawl.outcome is CrawlOutcome.BLOCKED
-        assert report.diff.events == () and report.verifications == ()
+        assert all(e.listing_id is None for e in report.diff.events)  # no listing events
+        assert report.verifications == ()
+        health += [e.kind.value for e in report.diff.events]
+    assert health == ["source_down"]  # one notice at the third blocked crawl
     world.site.captcha = False
-    assert events(world.crawl()) == []
+    recovered = world.crawl()
+    assert [e.kind.value for e in recovered.diff.events] == ["source_recovered"]
     assert {world.state(t) for t in range(1, 7)} == {"active"}
 
 

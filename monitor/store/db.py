@@ -388,7 +388,7 @@ class Store:
         self, source: str | None = None, state: str | None = None, search: str | None = None
     ) -> list[Row]:
         with self._errors("read listings"):
-            return queries.listings(self.db, source, state, search)
+            return history.listings(self.db, source=source, state=state, search=search)
 
     def listing(self, listing_id: str) -> Row | None:
         with self._errors("read a listing"):
@@ -401,7 +401,7 @@ class Store:
         source: str | None = None,
     ) -> list[Row]:
         with self._errors("read events"):
-            return queries.events(self.db, since, listing_id, source)
+            return history.events(self.db, since=since, listing_id=listing_id, source=source)
 
     def observations(self, listing_id: str) -> list[Row]:
         with self._errors("read observations"):

@@ -6,12 +6,9 @@ Timestamps stay ISO-8601 text; `events[].details` is a parsed dict and
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlite_utils import Database
 
-from monitor.store.convert import Row, event_dict, listing_dict, ts
+from monitor.store.convert import Row, listing_dict
 
 
 def _where(clauses: list[str]) -> str:
@@ -26,65 +23,10 @@ def fts_query(search: str) -> str | None:
     return " ".join(terms) or None
 
 
-def listings(
-    db: Database,
-    source: str | None = None,
-    state: str | None = None,
-    search: str | None = None,
-) -> list[Row]:
-    """Listings, newest first; `search` is full-text over title and seller."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    join = ""
-    if source is not None:
-        clauses.append("listings.source = :source")
-        params["source"] = source
-    if state is not None:
-        clauses.append("listings.state = :state")
-        params["state"] = str(state)
-    if search is not None and search.strip():
-        query = fts_query(search)
-        if query is None:
-            return []
-        join = "JOIN listings_fts ON listings_fts.rowid = listings.rowid"
-        clauses.append("listings_fts MATCH :search")
-        params["search"] = query
-    sql = (
-        f"SELECT listings.* FROM listings {join} {_where(clauses)} "
-        "ORDER BY listings.first_seen DESC, listings.id"
-    )
-    return [listing_dict(row) for row in db.query(sql, params)]
-
-
 def listing(db: Database, listing_id: str) -> Row | None:
     """One listing by its exact id."""
     rows = list(db.query("SELECT * FROM listings WHERE id = ?", [listing_id]))
     return listing_dict(rows[0]) if rows else None
-
-
-def events(
-    db: Database,
-    since: datetime | None = None,
-    listing_id: str | None = None,
-    source: str | None = None,
-) -> list[Row]:
-    """Events at or after `since`, oldest first (ties in insertion order)."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if since is not None:
-        clauses.append("at >= :since")
-        params["since"] = ts(since)
-    if listing_id is not None:
-        clauses.append("listing_id = :listing_id")
-        params["listing_id"] = listing_id
-    if source is not None:
-        clauses.append("source = :source")
-        params["source"] = source
-    sql = (
-        "SELECT id, kind, source, listing_id, crawl_id, at, details FROM events "
-        f"{_where(clauses)} ORDER BY at, rowid"
-    )
-    return [event_dict(row) for row in db.query(sql, params)]
 
 
 def observations(db: Database, listing_id: str) -> list[Row]:
