@@ -163,6 +163,23 @@ CookieValue = Annotated[Safe, _check(lambda v: ";" not in v, "must not contain '
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Delay = Annotated[float, BeforeValidator(parse_delay)]  # a duration that may be zero
 TimeZone = Annotated[str, AfterValidator(_timezone)]
+
+
+def _hours(value: object) -> tuple[int, int]:
+    if not isinstance(value, str):
+        raise ValueError('must be a string like "08:00-20:00"')
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if not match:
+        raise ValueError('must look like "08:00-20:00" (UTC; may wrap past midnight)')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or h1 * 60 + m1 > 1440 or h2 * 60 + m2 > 1440:
+        raise ValueError("hours are 00:00 to 24:00")
+    if h1 * 60 + m1 == h2 * 60 + m2:
+        raise ValueError("an empty window: start and end are equal")
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+ActiveHours = Annotated[tuple[int, int], BeforeValidator(_hours)]
 Currency = Annotated[
     str, _check(_CURRENCY.fullmatch, "not a currency code: use e.g. BTC, XMR, EUR, USDT")
 ]
@@ -208,6 +225,7 @@ class DefaultsModel(_Model):
     revisit_every: Duration | None = None
     skip_sticky: bool | None = None
     timezone: TimeZone | None = None
+    active_hours: ActiveHours | None = None
     headers: dict[Token, Safe] = Field(default_factory=dict)
 
 

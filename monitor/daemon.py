@@ -50,6 +50,16 @@ def jitter_for(every: float) -> float:
     return min(every * 0.1, 300.0)
 
 
+def in_active_hours(window: tuple[int, int] | None, now: datetime) -> bool:
+    """Whether `now` (UTC) falls in a source's `active_hours` window (minutes of the
+    day, start inclusive, end exclusive; a window may wrap past midnight)."""
+    if window is None:
+        return True
+    start, end = window
+    minute = now.astimezone(UTC).hour * 60 + now.astimezone(UTC).minute
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
 def health_of(config: Config, store: Store) -> Health:
     """The installation's health from the database."""
     counts = {str(s): len(store.alerts(s)) for s in (AlertStatus.PENDING, AlertStatus.FAILED)}
@@ -159,6 +169,9 @@ class Daemon:
         try:
             source = self.config.source(name)
         except KeyError:
+            return
+        if not in_active_hours(source.active_hours, self.clock()):
+            log.debug("%s: outside its active hours, not crawled", name)
             return
         task = asyncio.create_task(self._crawl(source), name=f"crawl:{name}")
         self.inflight.add(task)

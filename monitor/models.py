@@ -114,6 +114,7 @@ class Source:
     retries: int = 2  # extra attempts on transport errors and 502/503/504
     skip_sticky: bool = True  # sticky threads and announcements are not listings
     timezone: str | None = None  # IANA name for dates the site shows without one
+    active_hours: tuple[int, int] | None = None  # crawl only from..to (minutes of day, UTC)
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
     block_markers: tuple[str, ...] = ()

@@ -190,3 +190,37 @@ def test_health_levels_and_metrics() -> None:
     assert "leakmon_health 2" in text
     assert 'leakmon_source_failure_streak{source="b"} 4' in text
     assert "leakmon_alerts_pending 3" in text
+
+
+def test_active_hours_windows() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.daemon import in_active_hours
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 1, 1, hour, minute, tzinfo=UTC)
+
+    assert in_active_hours(None, at(3))
+    day = (8 * 60, 20 * 60)
+    assert in_active_hours(day, at(8)) and in_active_hours(day, at(19, 59))
+    assert not in_active_hours(day, at(20)) and not in_active_hours(day, at(7, 59))
+    night = (22 * 60, 6 * 60)
+    assert in_active_hours(night, at(23)) and in_active_hours(night, at(5))
+    assert not in_active_hours(night, at(12))
+
+
+def test_active_hours_config(tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    onion = "http://exampleforums4td2ua3t5cqcxsze2q4kado62ehgy4rcu3qa3ibb2ud.onion/"
+    path = tmp_path / "sources.toml"
+    base = f'[[source]]\nname = "f"\nurl = "{onion}"\nengine = "mybb"\nevery = "1h"\n'
+    path.write_text(base + 'active_hours = "22:30-06:00"\n')
+    (source,) = load_config(path, engines=("mybb",)).sources
+    assert source.active_hours == (22 * 60 + 30, 6 * 60)
+    for bad in ('"9-17"', '"10:00-10:00"', '"25:00-26:00"', "8"):
+        path.write_text(base + f"active_hours = {bad}\n")
+        with pytest.raises(ConfigError) as info:
+            load_config(path, engines=("mybb",))
+        assert info.value.problems[0].startswith("source[0].active_hours: ")
