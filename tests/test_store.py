@@ -760,9 +760,23 @@ def test_kill_9_at_random_points_never_leaves_a_half_written_crawl(tmp_path: Pat
     worker = [sys.executable, "-m", "tests.crash_worker", str(path), str(total)]
     root = Path(__file__).resolve().parent.parent
     kills = 0
+
+    def crawls_stored() -> int:
+        if not path.exists():
+            return 0
+        with sqlite3.connect(path) as conn:
+            try:
+                return int(conn.execute("SELECT count(*) FROM crawls").fetchone()[0])
+            except sqlite3.OperationalError:  # not created yet
+                return 0
+
     for attempt in range(15):
+        before = crawls_stored()
         proc = subprocess.Popen([*worker, f"k{attempt}"], cwd=root)
-        time.sleep(rng.uniform(0.28, 0.5))  # imports take ~0.3 s, then ~10 ms a crawl
+        deadline = time.monotonic() + 20  # a hang guard, not a timing assertion
+        while crawls_stored() <= before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.04))  # then kill at a random point (~10 ms a crawl)
         done = proc.poll() is not None
         if not done:
             proc.send_signal(signal.SIGKILL)
