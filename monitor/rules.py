@@ -247,6 +247,18 @@ def _change_label(field_name: str) -> str:
     return f"Changed {label}" if _LABEL.fullmatch(label) else "Changed field"
 
 
+def _uptime(first: object, last: object) -> str:
+    """'3 days 4 hours' between two ISO timestamps, or '' when unknown."""
+    try:
+        start = datetime.fromisoformat(str(first))
+        end = datetime.fromisoformat(str(last))
+    except ValueError:
+        return ""
+    hours = max(0, int((end - start).total_seconds() // 3600))
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} hours" if days else f"{hours} hours"
+
+
 def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
     """Plain-text (title, body) of an alert; every page-derived string is cleaned."""
     d = event.details
@@ -269,6 +281,10 @@ def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
             ("First seen", _when(d.get("first_seen"))),
             ("Last seen", _when(d.get("last_seen"))),
         ]
+        up = _uptime(d.get("first_seen"), d.get("last_seen"))
+        if up:
+            extra.append(("Up for", up))
+        extra.append(("Evidence", f"leakmon show {clean(listing.id, 120)}"))
     elif event.kind is EventKind.RESTORED and d.get("deleted_at"):
         extra = [("Deleted at", _when(d.get("deleted_at")))]
     elif event.kind is EventKind.REPOSTED:
@@ -292,6 +308,10 @@ def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
     ]
     if listing.posted_at is not None:
         lines.append(("Posted", _when(listing.posted_at)))
+    if listing.data_types:
+        lines.insert(3, ("Data types", clean(", ".join(listing.data_types))))
+    if listing.country:
+        lines.insert(3, ("Country", clean(listing.country, 8)))
     body = "\n".join(f"{label}: {value}" for label, value in [*lines, *extra])
     return title, body
 

@@ -297,7 +297,12 @@ def test_deleted_alert_text() -> None:
         "[high] deleted: Shanghai police database - 1 billion records (darkforum), "
         "seen 2022-06-20 to 2022-06-27"
     )
-    assert body[-2:] == ["First seen: 2022-06-20 08:00 UTC", "Last seen: 2022-06-27 09:30 UTC"]
+    assert body[-4:] == [
+        "First seen: 2022-06-20 08:00 UTC",
+        "Last seen: 2022-06-27 09:30 UTC",
+        "Up for: 7 days 1 hours",
+        "Evidence: leakmon show darkforum:1",
+    ]
 
 
 def test_reposted_alert_text() -> None:
@@ -392,3 +397,19 @@ def test_target_min_severity_filters_alerts() -> None:
         ("high", "pager"),
         ("low", "log"),
     ]
+
+
+def test_deleted_alert_says_how_long_it_was_up_and_where_the_evidence_is() -> None:
+    from dataclasses import replace
+
+    lst = replace(listing(), data_types=("national_ids", "phones"), country="CN")
+    ev = event(
+        lst,
+        EventKind.DELETED,
+        {"first_seen": "2022-06-30T08:00:00+00:00", "last_seen": "2022-07-03T11:00:00+00:00"},
+    )
+    (alert,) = alerts_for([ev], {lst.id: lst}, [Rule("r", any=("police",))], TARGETS[:1], NOW)
+    assert "Up for: 3 days 3 hours" in alert.body
+    assert f"Evidence: leakmon show {lst.id}" in alert.body
+    assert "Data types: national_ids, phones" in alert.body
+    assert "Country: CN" in alert.body
