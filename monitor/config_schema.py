@@ -268,6 +268,7 @@ class SourceModel(DefaultsModel):
     engine: str
     selectors: SelectorsModel | None = None
     allow_clearnet: bool = False
+    onion_redirects: bool = False
     enabled: bool = True
     cookies: dict[Token, CookieValue] = Field(default_factory=dict)
     block_markers: list[Text] = Field(default_factory=list)

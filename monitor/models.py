@@ -106,6 +106,7 @@ class Source:
     absence: str = "auto"  # auto | verify (fetch the thread page) | count (missing_after)
     revisit_every: float | None = None  # seconds between revisits of aged-out listings
     allow_clearnet: bool = False
+    onion_redirects: bool = False  # a redirect may lead to another .onion host (a mirror)
     baseline_alerts: bool = False  # alert on the first complete crawl too
     enabled: bool = True
     timeout: float = 60.0  # total seconds per page

@@ -198,3 +198,15 @@ def test_decode_windows_1251_and_gb18030() -> None:
     zh = "<html><body>10亿条 公安 数据 上海</body></html>"
     assert "10亿条 公安 数据" in decode_body(zh.encode("gb18030"), "text/html; charset=gb18030")
     assert decode_body("héllo".encode(), "text/html") == "héllo"
+
+
+def test_redirect_to_another_onion_only_when_the_source_allows_it() -> None:
+    mirror = "http://" + "b" * 56 + ".onion"
+    router = respx.mock(assert_all_called=False)
+    router.get(ONION + "/").respond(302, headers={"Location": mirror + "/forum"})
+    router.get(mirror + "/forum").respond(200, html=PAGE)
+    assert get_with(router, ONION + "/").reason == "refused"
+    allowed = replace(SOURCE, onion_redirects=True)
+    assert get_with(router, ONION + "/", allowed).outcome is PageOutcome.OK
+    router.get(ONION + "/out").respond(302, headers={"Location": "http://clear.example/"})
+    assert get_with(router, ONION + "/out", allowed).reason == "refused"  # never clearnet

@@ -235,18 +235,20 @@ class Fetcher:
             if location is None:
                 return status, text, wire
             current = urljoin(current, location)
-            self._check_target(current)
+            self._check_target(current, redirect=True)
         raise Refused(f"more than {MAX_REDIRECTS} redirects")
 
-    def _check_target(self, url: str) -> None:
-        """Only http(s) on the source's own host; a clearnet host only if allowed."""
+    def _check_target(self, url: str, *, redirect: bool = False) -> None:
+        """Only http(s) on the source's own host (a redirect may also go to another
+        .onion host when the source sets `onion_redirects`); clearnet only if allowed."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:
             raise Refused(f"not an http(s) URL: {one_line(url, 120)}")
         if not is_onion(host) and not self.source.allow_clearnet:
             raise Refused(f"clearnet host {one_line(host, 80)} refused (allow_clearnet is off)")
-        if host != self._host:
+        moved = redirect and self.source.onion_redirects and is_onion(host)
+        if host != self._host and not moved:
             raise Refused(f"another host {one_line(host, 80)} refused (not the source's host)")
 
     async def _get_polite(self, url: str) -> tuple[int, str | None, str, int]:
