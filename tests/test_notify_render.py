@@ -185,3 +185,30 @@ def test_links_are_defanged_by_default() -> None:
         assert "forum.onion" not in body and "evil.example" not in body
     _, plain, _ = render(hostile, "text", defang_links=False)
     assert "URL: http://forum.onion/t?tid=1" in plain
+
+
+def test_a_100_kb_hostile_title_is_cut_and_neutralised_in_every_format() -> None:
+    from monitor.models import Event, EventKind, Listing, NotifyTarget, Rule
+    from monitor.rules import alerts_for
+
+    hostile = ("<!channel> @here \x1b[31m\r\nBcc: x@y.z \u202e<script>" * 2000)[:100_000]
+    lst = Listing("forum", "1", "http://forum.onion/t/1", "police " + hostile, seller=hostile)
+    event = Event(
+        "e1", EventKind.NEW, "forum", "c1", datetime(2026, 1, 1, tzinfo=UTC), listing_id=lst.id
+    )
+    (made,) = alerts_for(
+        [event],
+        {lst.id: lst},
+        [Rule("r", any=("police",))],
+        [NotifyTarget("t", "json://x")],
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert len(made.title) <= 300 and len(made.body) < 5_000
+    for fmt in FORMATS:
+        title, body, _ = render(made, fmt)
+        for text in (title, body):
+            assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+            assert "@here" not in text
+            if fmt != "text":  # plain text is never interpreted as markup
+                assert "<script>" not in text and "<!channel>" not in text
+        assert "\n" not in title
