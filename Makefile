@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
 soak: $(STAMP)
 	LEAKMON_SOAK_KILLS=60 $(BIN)/python -m pytest -q tests/test_crashloop.py
 

@@ -57,6 +57,9 @@ def emit(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, text: Any, emp
         click.echo(text(rows) if rows else empty)
 
 
+TABLE_ROWS = 100  # rows the listings table shows by default
+
+
 @click.command("listings")
 @click.option("--state", type=STATES, help="Only listings in this state.")
 @click.option("--source", "source_name", help="Only this source.")
@@ -66,7 +69,12 @@ def emit(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, text: Any, emp
 @click.option("--data-type", help="Offering this data type (emails, phones, national_ids, …).")
 @click.option("--search", help="Full-text search in title, seller and first post.")
 @click.option("--since", help="First seen within: 2h, 7d, or since an ISO date.")
-@click.option("--limit", type=click.IntRange(1), help="At most this many (newest first).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    help=f"At most this many, newest first (the table shows {TABLE_ROWS} unless told).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Every matching listing in the table.")
 @output_options
 @common_options
 @guarded
@@ -82,10 +90,15 @@ def listings(
     search: str | None,
     since: str | None,
     limit: int | None,
+    show_all: bool,
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """List stored listings, newest first."""
+    """List stored listings, newest first. JSON and CSV export every match; the
+    table shows the newest 100 unless --limit or --all says otherwise."""
+    table_default = limit is None and not (show_all or as_json or as_csv)
+    if table_default:
+        limit = TABLE_ROWS
     with store_only(config_path, db_path) as store:
         rows = store.read(
             "read listings",
@@ -101,6 +114,8 @@ def listings(
             limit=limit,
         )
     emit(rows, as_json, as_csv, report.listings_table, "no listings")
+    if table_default and len(rows) == TABLE_ROWS:
+        click.echo(f"(the newest {TABLE_ROWS} shown; --limit N or --all for more)")
 
 
 @click.command("show")

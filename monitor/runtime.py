@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from monitor.errors import ConfigError, ExtractError, TorUnavailable
 from monitor.extract import Engine, get_engine
 from monitor.fetch import Fetcher, Politeness, one_line
@@ -92,6 +94,7 @@ class TorRuntime:
     def __init__(self, tor: TorSettings, control: TorControl | None = None) -> None:
         self.politeness = Politeness(tor.max_concurrency)
         self.newnym = Newnym(tor, control)
+        self.tls = httpx.create_ssl_context()  # one for every Fetcher of the process
 
     def close(self) -> None:
         self.newnym.close()
@@ -111,7 +114,7 @@ async def crawl_cycle(
     shared = tor if tor is not None else TorRuntime(config.tor)
 
     async def one(source: Source) -> CrawlReport:
-        async with Fetcher(config.tor, source, shared.politeness) as fetcher:
+        async with Fetcher(config.tor, source, shared.politeness, shared.tls) as fetcher:
             return await crawl_source(
                 source,
                 fetcher,
@@ -125,7 +128,8 @@ async def crawl_cycle(
             )
 
     try:
-        reports = await crawl_many(sources, one)
+        # every source may start; Politeness alone limits the requests in flight
+        reports = await crawl_many(sources, one, concurrency=max(1, len(sources)))
         streaks = {row["name"]: int(row["failure_streak"] or 0) for row in store.sources()}
         await shared.newnym.after_crawls(streaks, [s.name for s in sources])
     finally:

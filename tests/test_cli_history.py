@@ -142,3 +142,36 @@ def test_prune(db: str) -> None:
     assert code == 0 and "pruned 4 events" in out
     code, out, _ = run(listings, "--db", db, "--json")
     assert len(json.loads(out)) == 7  # listings are never pruned
+
+
+def test_listings_table_shows_the_newest_100_unless_told(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from monitor.cli_history import listings
+    from monitor.lifecycle import diff_crawl
+    from monitor.models import Crawl, CrawlOutcome, Listing, Source
+    from monitor.store import Store
+
+    source = Source(name="shop", url="http://shop.onion/", engine="shop", every=60)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    items = tuple(
+        Listing("shop", str(i), f"http://shop.onion/p/{i}", f"Dataset {i}") for i in range(130)
+    )
+    crawl = Crawl("c1", "shop", at, at, CrawlOutcome.COMPLETE, 1, 1, items)
+    db = tmp_path / "db.sqlite"
+    with Store.open(db) as store:
+        store.sync_sources([source])
+        store.apply(
+            diff_crawl(
+                crawl, {}, source, previous_complete=[], repost_candidates=[], first_complete=True
+            ),
+            (),
+        )
+    table = CliRunner().invoke(listings, ["--db", str(db)]).stdout
+    assert len(table.splitlines()) == 2 + 100 + 1 and "--all" in table.splitlines()[-1]
+    everything = CliRunner().invoke(listings, ["--db", str(db), "--all"]).stdout
+    assert len(everything.splitlines()) == 2 + 130
+    exported = CliRunner().invoke(listings, ["--db", str(db), "--json"]).stdout
+    assert len(json.loads(exported)) == 130
