@@ -64,13 +64,8 @@ def shared_tls_transport() -> Callable[[str], Any]:
     """`client._transport` with one TLS context for every Fetcher (proposed fix)."""
     ctx = httpx.create_ssl_context()
 
-    def make(proxy: str) -> Any:
-        saved = httpx.AsyncHTTPTransport
-        httpx.AsyncHTTPTransport = functools.partial(saved, verify=ctx)  # type: ignore[misc]
-        try:
-            return ORIGINAL_TRANSPORT(proxy)
-        finally:
-            httpx.AsyncHTTPTransport = saved  # type: ignore[misc]
+    def make(proxy: str, tls: Any = None) -> Any:
+        return ORIGINAL_TRANSPORT(proxy, tls or ctx)
 
     return make
 
