@@ -11,9 +11,9 @@ import asyncio
 import logging
 from email.utils import formatdate
 from http import HTTPStatus
-from types import TracebackType
 from urllib.parse import urlsplit
 
+from monitor.demo.tcp import LoopbackServer
 from monitor.demo.world import Response, World
 
 __all__ = ["MAX_HEAD", "DemoServer"]
@@ -30,52 +30,18 @@ class _BadRequest(Exception):
         self.status = status
 
 
-class DemoServer:
+class DemoServer(LoopbackServer):
     """Serves `world.respond(host, target)` over HTTP/1.1 on a loopback port."""
 
+    limit = MAX_HEAD  # a longer request head is answered 431
+
     def __init__(self, world: World) -> None:
+        super().__init__()
         self.world = world
         self.requests = 0  # requests answered
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("DemoServer is not started")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_HEAD)
-
-    async def close(self) -> None:
-        """Stop listening and drop connections still open."""
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
-
-    async def __aenter__(self) -> DemoServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
+        self._track()
         try:
             writer.write(await self._answer(reader))
             await writer.drain()
@@ -85,8 +51,6 @@ class DemoServer:
             pass  # close() cut us; end quietly (3.11's stream callback logs cancelled tasks)
         finally:
             writer.close()
-            if task is not None:
-                self._handlers.discard(task)
 
     async def _answer(self, reader: asyncio.StreamReader) -> bytes:
         try:

@@ -15,7 +15,8 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
+
+from monitor.demo.tcp import LoopbackServer
 
 __all__ = [
     "ATYP_DOMAIN",
@@ -65,7 +66,7 @@ class _Refuse(Exception):
         self.code = code
 
 
-class SocksRelay:
+class SocksRelay(LoopbackServer):
     """SOCKS5 relay from a local port to the loopback servers named in `routes`.
 
     `routes` maps a host name (``"xxxx.onion"``) to the ``(host, port)`` to connect to,
@@ -81,6 +82,7 @@ class SocksRelay:
         *,
         onion_errors: Mapping[str, int] | None = None,
     ) -> None:
+        super().__init__()
         self.routes: dict[str, tuple[str, int]] = {k.lower(): v for k, v in (routes or {}).items()}
         self.onion_errors: dict[str, int] = {k.lower(): v for k, v in (onion_errors or {}).items()}
         for name, code in self.onion_errors.items():
@@ -88,46 +90,9 @@ class SocksRelay:
                 raise ValueError(f"onion_errors[{name!r}]: {code} is not a SOCKS5 error reply")
         self.requests: list[SocksRequest] = []
         self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SocksRelay is not started")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port)
-
-    async def close(self) -> None:
-        """Stop listening and cut every relayed connection."""
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
-
-    async def __aenter__(self) -> SocksRelay:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
+        self._track()
         self.connections += 1
         upstream: asyncio.StreamWriter | None = None
         try:
@@ -147,8 +112,6 @@ class SocksRelay:
             for w in (writer, upstream):
                 if w is not None:
                     w.close()
-            if task is not None:
-                self._handlers.discard(task)
 
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
