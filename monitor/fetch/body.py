@@ -11,14 +11,14 @@ import re
 import zlib
 
 from monitor.errors import FetchError, Refused, TooLarge
+from monitor.text import safe_line
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """A message safe for a log line or a terminal: no control characters, capped."""
-    return _CONTROL.sub(" ", text)[:limit]
+    """A message safe for a log line or a terminal (see monitor.text.safe_line)."""
+    return safe_line(text, limit)
 
 
 class Bounded:
