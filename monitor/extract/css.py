@@ -22,7 +22,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
 from monitor.extract.dom import parse_html
-from monitor.extract.listing import FIELDS, Context, build_listing
+from monitor.extract.listing import FIELDS, Context, ListingCache
 from monitor.extract.parse import TextParser
 from monitor.extract.urls import resolve_url, same_host
 from monitor.models import Listing, PageExtract, Selectors, Source
@@ -58,6 +58,7 @@ class _Page:
         self.items = _unique(tree.css(item_css))[:MAX_ITEMS]
         self._owner = {node.mem_id: i for i, node in enumerate(self.items)}
         self._firsts: dict[str, dict[int, LexborNode]] = {}
+        self._scope = _container(self.items)
 
     def values(self, field: _Field | None) -> list[str]:
         """Raw value of `field` for each item ("" where none; all "" when unset).
@@ -82,7 +83,9 @@ class _Page:
         found = self._firsts.get(css)
         if found is None:
             found = {}
-            for node in self.tree.css(css):
+            if self._scope is None:
+                return found
+            for node in self._scope.css(css):
                 i = self.owner(node)
                 if i >= 0 and i not in found:
                     found[i] = node
@@ -105,6 +108,28 @@ class _Page:
         for key in path:
             self._owner[key] = found
         return found
+
+
+def _container(items: list[LexborNode]) -> LexborNode | None:
+    """A node that holds every item: the parent of the first and last item's nearest
+    common ancestor (items come in document order, so that ancestor holds those between
+    too). Queries run there skip the page's header, sidebars and footer."""
+    if not items:
+        return None
+    first = _ancestors(items[0])
+    ids = {node.mem_id for node in first}
+    common = next((n for n in _ancestors(items[-1]) if n.mem_id in ids), first[-1])
+    return common.parent or common
+
+
+def _ancestors(node: LexborNode) -> list[LexborNode]:
+    """`node` and its ancestors, nearest first."""
+    chain = []
+    current: LexborNode | None = node
+    while current is not None:
+        chain.append(current)
+        current = current.parent
+    return chain
 
 
 def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
@@ -148,6 +173,7 @@ class CssEngine:
             spec = spec_of(source.selectors)
         self.source = source
         self._parse = TextParser(rates)
+        self._rows = ListingCache()
         where = f"source {source.name!r}: selectors"
         item = spec.get("item", "")
         if _ATTR_SUFFIX.search(item) or not item.strip():
@@ -194,7 +220,7 @@ class CssEngine:
         seen: set[str] = set()
         listings: list[Listing] = []
         for i in range(len(page.items)):
-            listing = build_listing({k: v[i] for k, v in columns.items()}, ctx)
+            listing = self._rows.build({k: v[i] for k, v in columns.items()}, ctx)
             if listing is not None and listing.external_id not in seen:
                 seen.add(listing.external_id)
                 listings.append(listing)

@@ -94,6 +94,45 @@ def build_listing(raw: Mapping[str, str], ctx: Context) -> Listing | None:
     )
 
 
+class ListingCache:
+    """`build_listing` memoised per item for one engine: an unchanged row of an
+    unchanged page (most rows of most crawls) costs one dictionary lookup. The key is
+    every raw field text and what the listing depends on beside them (the page's URL
+    and base, and the crawl time when the posting date is relative). At most `size`
+    entries (cleared when full); listings are immutable, so sharing them is safe."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._rows: dict[tuple[object, ...], Listing | None] = {}
+        self._absolute: dict[str, bool] = {}
+
+    def build(self, raw: Mapping[str, str], ctx: Context) -> Listing | None:
+        """`build_listing(raw, ctx)`, from the memo when the same item was built."""
+        posted = raw.get("posted", "")
+        relative = bool(posted) and ctx.now is not None and not self._is_absolute(posted, ctx)
+        key = (*raw.items(), ctx.page_url, ctx.base, ctx.now if relative else None)
+        try:
+            return self._rows[key]
+        except KeyError:
+            pass
+        listing = build_listing(raw, ctx)
+        if len(self._rows) >= self.size:
+            self._rows.clear()
+        self._rows[key] = listing
+        return listing
+
+    def _is_absolute(self, posted: str, ctx: Context) -> bool:
+        """Whether the posting date `posted` reads without the crawl time."""
+        found = self._absolute.get(posted)
+        if found is None:
+            text = clean_text(posted, POSTED_LIMIT)
+            found = parse_posted(text, now=None, tz=ctx.tz) is not None
+            if len(self._absolute) >= self.size:
+                self._absolute.clear()
+            self._absolute[posted] = found
+        return found
+
+
 def external_id_of(raw_id: str, pattern: re.Pattern[str] | None) -> str:
     """The site's own id: `pattern`'s first group (or match) in `raw_id`, else `raw_id`
     itself; "" when there is none."""

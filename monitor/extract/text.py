@@ -15,7 +15,6 @@ _INVISIBLE = re.compile(
     "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff"
     "\uffa0\ufff0-\ufffb\ud800-\udfff\U000e0000-\U000e0fff]+"
 )
-_SPACE = re.compile(r"\s+")
 # Terminal escape sequences (CSI "ESC [ 31m", OSC "ESC ] ... BEL") are no content:
 # their parameters would otherwise read as text ("[31m": 31 million).
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
@@ -29,7 +28,7 @@ def strip_escapes(value: str) -> str:
 def clean_text(value: str, limit: int) -> str:
     """Return `value` without invisible/control characters, with every whitespace run
     collapsed to one space, stripped, and cut to at most `limit` characters."""
-    text = _SPACE.sub(" ", _INVISIBLE.sub("", strip_escapes(value))).strip()
+    text = " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())
     if len(text) > limit:
         text = text[:limit].rstrip()
     return text
