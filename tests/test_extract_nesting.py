@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,9 @@ def test_script_text_is_not_markup() -> None:
 def test_eof_inside_a_tag_or_comment_ends_the_scan() -> None:
     assert nesting.scan(b"<div a='" + b"<div>" * 500, MAX_DEPTH) == (0, [])
     assert nesting.scan(b"<!--" + b"<div>" * 500, MAX_DEPTH) == (0, [])
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_c_scanner_is_built_where_a_compiler_is() -> None:
+    # `pip install -e .` compiles it (setup.py); without it parsing is ~10x slower
+    assert nesting._nesting is not None

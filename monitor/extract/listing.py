@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -96,37 +96,39 @@ def build_listing(raw: Mapping[str, str], ctx: Context) -> Listing | None:
 
 class ListingCache:
     """`build_listing` memoised per item for one engine: an unchanged row of an
-    unchanged page (most rows of most crawls) costs one dictionary lookup. The key is
-    every raw field text and what the listing depends on beside them (the page's URL
-    and base, and the crawl time when the posting date is relative). At most `size`
-    entries (cleared when full); listings are immutable, so sharing them is safe."""
+    unchanged page (most rows of most crawls) costs a dictionary lookup, plus reading
+    its posting date again when that date is relative ("2 hours ago"). The key is every
+    raw field text and the page's URL and base. At most `size` entries (cleared when
+    full); listings are immutable, so sharing them is safe."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._rows: dict[tuple[object, ...], Listing | None] = {}
+        self._rows: dict[tuple[object, ...], tuple[Listing | None, datetime | None]] = {}
         self._absolute: dict[str, bool] = {}
 
     def build(self, raw: Mapping[str, str], ctx: Context) -> Listing | None:
         """`build_listing(raw, ctx)`, from the memo when the same item was built."""
-        posted = raw.get("posted", "")
-        relative = bool(posted) and ctx.now is not None and not self._is_absolute(posted, ctx)
-        key = (*raw.items(), ctx.page_url, ctx.base, ctx.now if relative else None)
-        try:
-            return self._rows[key]
-        except KeyError:
-            pass
-        listing = build_listing(raw, ctx)
-        if len(self._rows) >= self.size:
-            self._rows.clear()
-        self._rows[key] = listing
-        return listing
+        key = (*raw.items(), ctx.page_url, ctx.base)
+        found = self._rows.get(key)
+        if found is None:
+            listing = build_listing(raw, ctx)
+            if len(self._rows) >= self.size:
+                self._rows.clear()
+            self._rows[key] = (listing, ctx.now)
+            return listing
+        listing, built_at = found
+        if listing is None or listing.posted_raw is None or built_at == ctx.now:
+            return listing
+        if self._is_absolute(listing.posted_raw, ctx.tz):
+            return listing
+        posted_at = parse_posted(listing.posted_raw, now=ctx.now, tz=ctx.tz) if ctx.now else None
+        return replace(listing, posted_at=posted_at)
 
-    def _is_absolute(self, posted: str, ctx: Context) -> bool:
+    def _is_absolute(self, posted: str, tz: tzinfo | None) -> bool:
         """Whether the posting date `posted` reads without the crawl time."""
         found = self._absolute.get(posted)
         if found is None:
-            text = clean_text(posted, POSTED_LIMIT)
-            found = parse_posted(text, now=None, tz=ctx.tz) is not None
+            found = parse_posted(posted, now=None, tz=tz) is not None
             if len(self._absolute) >= self.size:
                 self._absolute.clear()
             self._absolute[posted] = found

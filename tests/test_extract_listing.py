@@ -1,0 +1,92 @@
+"""Raw item texts to listings, and the per-engine memo of built listings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.extract import get_engine
+from monitor.extract.listing import Context, ListingCache, build_listing
+from monitor.extract.parse import TextParser
+from monitor.models import Source
+
+URL = "http://forumxyz.onion/forumdisplay.php?fid=2"
+NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def context(now: datetime | None = NOW, page_url: str = URL) -> Context:
+    return Context(
+        source="forum",
+        page_url=page_url,
+        base=page_url,
+        has_id=False,
+        id_pattern=None,
+        now=now,
+        tz=None,
+        parse=TextParser(),
+        skip_sticky=True,
+    )
+
+
+def row(posted: str, title: str = "Acme shop 1.2M users - 0.5 BTC") -> dict[str, str]:
+    return {"title": title, "url": "showthread.php?tid=7", "posted": posted, "seller": "x"}
+
+
+def test_cache_gives_what_build_listing_gives() -> None:
+    cache = ListingCache()
+    for posted in ("06-30-2026, 02:02 PM", "2 hours ago", ""):
+        assert cache.build(row(posted), context()) == build_listing(row(posted), context())
+        assert cache.build(row(posted), context()) == build_listing(row(posted), context())
+
+
+def test_relative_dates_are_read_again_at_each_crawl() -> None:
+    cache = ListingCache()
+    first = cache.build(row("2 hours ago"), context(NOW))
+    later = cache.build(row("2 hours ago"), context(NOW + timedelta(days=1)))
+    assert first is not None and later is not None
+    assert first.posted_at == NOW - timedelta(hours=2)
+    assert later.posted_at == NOW + timedelta(days=1) - timedelta(hours=2)
+    assert later == build_listing(row("2 hours ago"), context(NOW + timedelta(days=1)))
+
+
+def test_absolute_dates_and_unchanged_rows_come_from_the_memo() -> None:
+    cache = ListingCache()
+    first = cache.build(row("06-30-2026, 02:02 PM"), context(NOW))
+    again = cache.build(row("06-30-2026, 02:02 PM"), context(NOW + timedelta(days=1)))
+    assert again is first
+
+
+def test_another_page_url_or_field_text_is_another_entry() -> None:
+    cache = ListingCache()
+    a = cache.build(row(""), context(page_url=URL))
+    b = cache.build(row(""), context(page_url="http://other.onion/f"))
+    c = cache.build(row("", title="Acme shop 1.3M users - 0.5 BTC"), context())
+    assert a is not None and b is not None and c is not None
+    assert a.url != b.url
+    assert c.records is not None and c.records.count == 1_300_000
+
+
+def test_rejected_items_are_remembered_as_rejected() -> None:
+    cache = ListingCache()
+    assert cache.build(row("", title=""), context()) is None
+    assert cache.build(row("", title=""), context()) is None
+
+
+def test_memo_is_bounded() -> None:
+    cache = ListingCache(size=3)
+    for i in range(10):
+        cache.build(row("", title=f"Acme {i}M users"), context())
+    assert len(cache._rows) <= 3
+
+
+def test_engine_reuses_listings_across_crawls() -> None:
+    html = (
+        "<table><tr class='inline_row'><td><span id='tid_7'>"
+        "<a href='showthread.php?tid=7'>Acme 2M users</a></span>"
+        "<span class='thread_start_datetime'>Yesterday, 10:15 PM</span></td></tr></table>"
+    )
+    engine = get_engine(Source(name="forum", url=URL, engine="mybb", every=600))
+    one = engine.extract(html, URL, now=NOW).listings[0]
+    two = engine.extract(html, URL, now=NOW + timedelta(days=1)).listings[0]
+    assert one.external_id == two.external_id == "7"
+    assert one.posted_at is not None and two.posted_at is not None
+    assert two.posted_at - one.posted_at == timedelta(days=1)
