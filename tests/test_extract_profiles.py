@@ -164,3 +164,47 @@ def test_skip_sticky_false_keeps_flag(tmp_path: Path) -> None:
     engine = get_engine(replace(src("phpbb"), skip_sticky=False))
     listings = engine.extract(page("phpbb_prosilver"), "http://breachboard.onion/viewforum.php")
     assert [x.sticky for x in listings.listings] == [True, True, False, False, False]
+
+
+def test_mybb_views_follow_the_replies_column_whatever_comes_after() -> None:
+    # MyBB 1.8's forumdisplay_thread with the rating column and the moderator checkbox
+    row = """<tr class="inline_row">
+      <td class="trow1 forumdisplay_regular"><span class="thread_status newfolder">&nbsp;</span></td>
+      <td class="trow1 forumdisplay_regular"><div><span><span class=" subject_new" id="tid_88">
+        <a href="showthread.php?tid=88">Acme Telecom 2.5M subscribers - 3 BTC</a></span></span>
+        <div class="author smalltext"><a href="member.php?action=profile&amp;uid=4">seller</a>
+        </div></div></td>
+      <td class="trow1 forumdisplay_regular"><a href="javascript:MyBB.whoPosted(88);">17</a></td>
+      <td class="trow1 forumdisplay_regular">4,210</td>
+      <td class="trow1 forumdisplay_regular"><ul class="star_rating"><li>3</li></ul></td>
+      <td class="trow1 forumdisplay_regular"><span class="lastpost smalltext">Today</span></td>
+      <td class="trow1 forumdisplay_regular"><input type="checkbox" name="inlinemod_88"></td>
+    </tr>"""
+    html = f"<table>{row}</table>"
+    [listing] = get_engine(src("mybb")).extract(html, "http://forum.onion/f/1", now=NOW).listings
+    assert (listing.external_id, listing.replies, listing.views) == ("88", 17, 4210)
+    assert listing.records is not None and listing.records.count == 2_500_000
+
+
+def test_blog_cards_that_are_links_themselves() -> None:
+    # leak blogs whose whole card is one link (<a class="post-block">)
+    cards = "".join(
+        f"""<a class="post-block good" href="/post/{slug}">
+          <div class="post-title-block"><div class="post-title">{name}</div>
+          <div class="post-block-text">{text}</div></div>
+          <div class="updated-post-date">{date}</div></a>"""
+        for slug, name, text, date in [
+            ("acme-1", "acme-logistics.example", "1.2 TB of files, 300k customer records",
+             "02 Jun, 2026 09:14 UTC"),
+            ("globex-2", "globex.example", "HR and finance data", "01 Jun, 2026 17:40 UTC"),
+        ]
+    )  # fmt: skip
+    html = f"<html><body><div class='post-big-list'>{cards}</div></body></html>"
+    found = get_engine(src("blog")).extract(html, "http://blog.onion/", now=NOW).listings
+    assert [listing.url for listing in found] == [
+        "http://blog.onion/post/acme-1",
+        "http://blog.onion/post/globex-2",
+    ]
+    assert found[0].title == "acme-logistics.example"
+    assert found[0].records is not None and found[0].records.count == 300_000
+    assert found[0].posted_at == datetime(2026, 6, 2, 9, 14, tzinfo=UTC)

@@ -26,8 +26,8 @@ _MYBB = {
     "posted": "span.thread_start_datetime span[title]@title, span.thread_start_datetime@title,"
     " span.thread_start_datetime, .thread-date span[title]@title, .thread-date",
     "replies": "a[href*='whoPosted'], .thread-replies, td.replies",
-    "views": ".thread-views, td.views, td.forumdisplay_regular:nth-last-child(2),"
-    " td.forumdisplay_sticky:nth-last-child(2)",
+    "views": ".thread-views, td.views, td:has(> a[href*='whoPosted']) + td,"
+    " td.forumdisplay_regular:nth-last-child(2), td.forumdisplay_sticky:nth-last-child(2)",
     "sticky": "td.forumdisplay_sticky, .thread-sticky, .sticky, img[alt='Sticky']",
     "next": "a.pagination_next@href, .pagination a[rel='next']@href",
     "thread_title": "td.thead h1, .thread-title h1, h1, title",
@@ -102,14 +102,14 @@ _SHOP = {
     "thread_gone": r"(?i)product not found|no longer available|page not found",
 }
 _BLOG = {
-    "item": "article, div.post, div.card, div.leak, div.victim",
+    "item": "article, div.post, div.card, div.leak, div.victim, a.post-block, div.post-block",
     "title": "h2, h3, .title, .card-title, .post-title",
-    "url": "a.read-more@href, h2 a@href, h3 a@href, .title a@href, a[href]@href",
+    "url": "a.read-more@href, h2 a@href, h3 a@href, .title a@href, a[href]@href, @href",
     "seller": ".group, .author, .actor",
     "price": ".price, .ransom",
     "records": ".records, .size",
-    "posted": "time@datetime, time, .date, .post-date, .published",
-    "text": ".description, .excerpt, .card-text, p",
+    "posted": "time@datetime, time, .date, .post-date, .published, .updated-post-date",
+    "text": ".description, .excerpt, .card-text, .post-block-text, p",
     "sticky": ".pinned",
     "next": "a.next@href, a[rel='next']@href, .pagination a.next@href",
     "thread_title": "h1, .post-title, title",
