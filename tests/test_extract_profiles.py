@@ -4,6 +4,8 @@ handling, and hostile input (arbitrary text and bytes never raise)."""
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from monitor.errors import ExtractError
 from monitor.extract import ENGINES, get_engine
+from monitor.extract.profiles import PROFILES
 from monitor.models import PageExtract, Source
 
 CASES = Path(__file__).parent / "fixtures" / "engines"
@@ -208,3 +211,11 @@ def test_blog_cards_that_are_links_themselves() -> None:
     assert found[0].title == "acme-logistics.example"
     assert found[0].records is not None and found[0].records.count == 300_000
     assert found[0].posted_at == datetime(2026, 6, 2, 9, 14, tzinfo=UTC)
+
+
+def test_documented_profiles_are_the_real_ones() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "extraction.md").read_text(encoding="utf-8")
+    blocks = dict(re.findall(r"#### `(\w+)`\s+```toml\n(.*?)```", doc, re.DOTALL))
+    assert set(blocks) == set(PROFILES)
+    for name, block in blocks.items():
+        assert tomllib.loads(block) == dict(PROFILES[name]), name
