@@ -172,7 +172,7 @@ def test_skip_sticky_false_keeps_flag(tmp_path: Path) -> None:
 def test_mybb_views_follow_the_replies_column_whatever_comes_after() -> None:
     # MyBB 1.8's forumdisplay_thread with the rating column and the moderator checkbox
     row = """<tr class="inline_row">
-      <td class="trow1 forumdisplay_regular"><span class="thread_status newfolder">&nbsp;</span></td>
+      <td class="trow1 forumdisplay_regular"><span class="thread_status newfolder"></span></td>
       <td class="trow1 forumdisplay_regular"><div><span><span class=" subject_new" id="tid_88">
         <a href="showthread.php?tid=88">Acme Telecom 2.5M subscribers - 3 BTC</a></span></span>
         <div class="author smalltext"><a href="member.php?action=profile&amp;uid=4">seller</a>
