@@ -119,9 +119,11 @@ def plan_verifications(
     """The listings whose own page the caller should fetch before `diff_crawl`.
 
     For a `verify` source: ACTIVE or MISSING listings absent from a plausible complete
-    crawl (most recently seen first), then AGED_OUT listings absent from a complete or
-    partial crawl whose revisit is due (`source.revisit_every`, default 6 h; longest
-    unseen first). At most `limit`; the rest wait for a later crawl.
+    crawl, and AGED_OUT listings absent from a complete or partial crawl whose revisit
+    is due (`source.revisit_every`, default 6 h). Fewest unanswered checks
+    (`missing_streak`) first, so that pages which never answer cannot starve the
+    others; among equals absent listings (most recently seen first) before revisits
+    (longest unseen first). At most `limit`; the rest wait for a later crawl.
     """
     if absence_mode(source) != "verify" or crawl.outcome not in (
         CrawlOutcome.COMPLETE,
@@ -135,8 +137,9 @@ def plan_verifications(
         len(crawl.listings), seen, known, previous_complete
     ):
         absent = [s for s in unseen if s.state in (ListingState.ACTIVE, ListingState.MISSING)]
-        absent.sort(key=lambda s: s.last_seen, reverse=True)
-    due = sorted(
-        (s for s in unseen if revisit_due(s, source, crawl.finished)), key=lambda s: s.last_seen
+    due = [s for s in unseen if revisit_due(s, source, crawl.finished)]
+    order = sorted(
+        [(s.missing_streak, 0, -s.last_seen.timestamp(), s.id, s) for s in absent]
+        + [(s.missing_streak, 1, s.last_seen.timestamp(), s.id, s) for s in due]
     )
-    return tuple([*absent, *due][:limit])
+    return tuple(entry[-1] for entry in order[:limit])

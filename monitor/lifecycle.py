@@ -27,7 +27,8 @@ Rules, in the order they are applied:
   listing's own page decides: GONE → DELETED, PRESENT → AGED_OUT (kept; its
   `last_seen` is the verification time), UNKNOWN or not verified → MISSING (retried).
 - Unseen AGED_OUT listings with a verdict (revisits, any crawl outcome): GONE →
-  DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → nothing.
+  DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → only its
+  `missing_streak` (unanswered checks) grows, which puts it behind others next time.
 - Implausible complete crawls (listing count below half the recent median, or most
   known listings replaced by unknown ones) raise one `layout_changed` event and
   infer nothing from absence.
@@ -277,6 +278,8 @@ def _verified(diff: _Diff, stored: StoredListing, check: Verification | None) ->
         diff.writes.append(
             replace(stored, state=ListingState.MISSING, missing_streak=stored.missing_streak + 1)
         )
+    elif check is not None:  # an unanswered revisit: counted, so others go first next time
+        diff.writes.append(replace(stored, missing_streak=stored.missing_streak + 1))
 
 
 def diff_crawl(

@@ -641,8 +641,10 @@ def test_plan_verifies_absent_listings_of_a_plausible_complete_crawl_newest_firs
         stored(listing("5")),
     ]
     c = crawl(listing("5"), n=6)
-    assert plan(c, known) == ["forum:2", "forum:1"]
-    assert plan(c, known, limit=1) == ["forum:2"]
+    assert plan(c, known) == ["forum:1", "forum:2"]  # never checked before the unanswered one
+    assert plan(c, known, limit=1) == ["forum:1"]
+    fresh = [replace(s, missing_streak=0) for s in known]
+    assert plan(c, fresh) == ["forum:2", "forum:1"]  # then the most recently seen first
     assert plan(c, known, source=SRC) == []  # count mode: nothing to fetch
     for outcome in NOT_COMPLETE:
         assert plan(replace(c, outcome=outcome), known) == []
@@ -661,6 +663,21 @@ def test_plan_revisits_aged_out_listings_when_due_oldest_first() -> None:
     assert plan(c, known, source=hourly) == ["forum:2", "forum:1", "forum:3"]
     assert plan(replace(c, outcome=CrawlOutcome.PARTIAL), known) == ["forum:2", "forum:1"]
     assert plan(replace(c, outcome=CrawlOutcome.BLOCKED), known) == []
+
+
+def test_pages_that_never_answer_do_not_starve_other_revisits() -> None:
+    """Found replaying captures: aged-out threads whose pages were never saved stayed
+    "longest unseen" forever, took every verification slot, and a thread deleted while
+    aged out was never checked again."""
+    hopeless = [
+        stored(listing(f"h{i}"), AGED_OUT, last_seen=at(-100 - i), missing_streak=30)
+        for i in range(25)
+    ]
+    deleted_later = stored(listing("d"), AGED_OUT, last_seen=at(-7))
+    c = crawl(listing("x"), n=1)
+    got = plan(c, [*hopeless, deleted_later])
+    assert got[0] == "forum:d" and len(got) == 20
+    assert got[1:] == [f"forum:h{i}" for i in range(24, 5, -1)]  # then longest unseen first
 
 
 def test_plan_skips_absentees_of_a_suspected_layout_change() -> None:
@@ -736,7 +753,7 @@ def test_revisited_aged_out_listing() -> None:
         at(5),
     )
     unclear = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.UNKNOWN))
-    assert "forum:1" not in written(unclear)
+    assert written(unclear)["forum:1"] == replace(old, missing_streak=1)  # only counted
     blocked = vrun(
         crawl(n=5, outcome=CrawlOutcome.PARTIAL), [old], check(old.listing, Verdict.GONE)
     )
