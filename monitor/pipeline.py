@@ -312,6 +312,9 @@ async def crawl_source(
     if plan or keep_html or read_thread is not None:  # pages fetched after the list
         crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
     unknown = [li for li in listings if li.id not in known]
+    latest = next(
+        (r for r in store.crawls(source.name, limit=20) if r["outcome"] == "complete"), None
+    )
     diff = diff_crawl(
         crawl,
         known,
@@ -322,6 +325,7 @@ async def crawl_source(
         ),
         first_complete=not store.has_complete_crawl(source.name),
         verifications={c.listing_id: c for c in checks},
+        layout_pending=latest is not None and latest["error"] is not None,
     )
     streak = next(
         (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
@@ -335,7 +339,7 @@ async def crawl_source(
         by_id.update({sl.id: sl.listing for sl in diff.writes})
         alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
     store.apply(diff, alerts, verifications=checks, pages=kept)
-    report = CrawlReport(crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
+    report = CrawlReport(diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
     log.info("%s", report.summary())
     return report
 

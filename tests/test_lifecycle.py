@@ -345,6 +345,28 @@ def test_a_suspected_layout_change_stays_suspected_on_the_next_crawl() -> None:
     assert second.writes == () and len(second.touched) == 5
 
 
+def test_a_layout_change_already_reported_is_not_reported_again() -> None:
+    known = [stored(li) for li in many(5)]
+    c = crawl(*many(5, prefix="x"))
+    first = run(c, known)
+    assert first.layout_suspected and first.crawl.error == "suspected layout change (id_churn)"
+    again = diff_crawl(
+        c,
+        {s.id: s for s in known},
+        SRC,
+        previous_complete=(),
+        repost_candidates=(),
+        first_complete=False,
+        make_id=counter(),
+        layout_pending=True,
+    )
+    assert again.events == () and again.layout_suspected
+    assert again.crawl.error == first.crawl.error
+    assert {s.state for s in again.writes} == {ACTIVE}  # recorded quietly, nothing deleted
+    plausible = run(crawl(*many(5)), known)
+    assert not plausible.layout_suspected and plausible.crawl.error is None
+
+
 def test_churn_needs_three_known_active_listings() -> None:
     known = [stored(li) for li in many(2)]
     diff = run(crawl(*many(3, prefix="x")), known)
