@@ -25,7 +25,9 @@ Rules, in the order they are applied:
   or MISSING listings. `count` sources: the missing streak grows; at
   `source.missing_after` the listing is DELETED. `verify` sources: the verdict on the
   listing's own page decides: GONE → DELETED, PRESENT → AGED_OUT (kept; its
-  `last_seen` is the verification time), UNKNOWN or not verified → MISSING (retried).
+  `last_seen` is the verification time), UNKNOWN → MISSING (retried; its
+  `missing_streak` counts the unanswered checks), not checked (over the budget) →
+  MISSING as it is.
 - Unseen AGED_OUT listings with a verdict (revisits, any crawl outcome): GONE →
   DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → only its
   `missing_streak` (unanswered checks) grows, which puts it behind others next time.
@@ -278,12 +280,13 @@ def _verified(diff: _Diff, stored: StoredListing, check: Verification | None) ->
             fingerprint=fingerprint(listing),
         )
         diff.update(stored, new)
-    elif stored.state is not ListingState.AGED_OUT:  # not verified yet: retried next crawl
-        diff.writes.append(
-            replace(stored, state=ListingState.MISSING, missing_streak=stored.missing_streak + 1)
+    elif check is not None:  # unanswered: counted (others go first next time), retried
+        state = (
+            ListingState.AGED_OUT if stored.state is ListingState.AGED_OUT else ListingState.MISSING
         )
-    elif check is not None:  # an unanswered revisit: counted, so others go first next time
-        diff.writes.append(replace(stored, missing_streak=stored.missing_streak + 1))
+        diff.writes.append(replace(stored, state=state, missing_streak=stored.missing_streak + 1))
+    elif stored.state is ListingState.ACTIVE:  # not checked yet (over the budget): waits
+        diff.writes.append(replace(stored, state=ListingState.MISSING))
 
 
 def diff_crawl(

@@ -663,10 +663,10 @@ def test_plan_verifies_absent_listings_of_a_plausible_complete_crawl_newest_firs
         stored(listing("5")),
     ]
     c = crawl(listing("5"), n=6)
-    assert plan(c, known) == ["forum:1", "forum:2"]  # never checked before the unanswered one
+    assert plan(c, known) == ["forum:1", "forum:2"]  # just vanished before still missing
     assert plan(c, known, limit=1) == ["forum:1"]
-    fresh = [replace(s, missing_streak=0) for s in known]
-    assert plan(c, fresh) == ["forum:2", "forum:1"]  # then the most recently seen first
+    both = [*known, stored(listing("6"), last_seen=at(2))]
+    assert plan(c, both) == ["forum:6", "forum:1", "forum:2"]  # most recently seen first
     assert plan(c, known, source=SRC) == []  # count mode: nothing to fetch
     for outcome in NOT_COMPLETE:
         assert plan(replace(c, outcome=outcome), known) == []
@@ -699,7 +699,12 @@ def test_pages_that_never_answer_do_not_starve_other_revisits() -> None:
     c = crawl(listing("x"), n=1)
     got = plan(c, [*hopeless, deleted_later])
     assert got[0] == "forum:d" and len(got) == 20
-    assert got[1:] == [f"forum:h{i}" for i in range(24, 5, -1)]  # then longest unseen first
+    # each unanswered check moved a hopeless page back by one revisit interval
+    assert got[1:] == [f"forum:h{i}" for i in range(24, 5, -1)]
+    # ... so one unanswered many times is not starved by fresher ones forever
+    old = stored(listing("o"), AGED_OUT, last_seen=at(-300), missing_streak=40)
+    fresh = [stored(listing(f"f{i}"), AGED_OUT, last_seen=at(-8 - i)) for i in range(25)]
+    assert plan(c, [old, *fresh])[0] == "forum:o"  # at(-300) + 40 x 6 h is the oldest
 
 
 def test_plan_skips_absentees_of_a_suspected_layout_change() -> None:
@@ -760,8 +765,12 @@ def test_unknown_or_missing_verdict_is_missing_and_retried(verdict: Verdict | No
     checks = () if verdict is None else (check(old.listing, verdict),)
     diff = vrun(crawl(OTHER, n=5), [old], *checks)
     new = written(diff)["forum:1"]
-    assert (new.state, new.missing_streak, new.deleted_at) == (MISSING, 1, None)
+    # the streak counts unanswered checks only, not crawls over the verification budget
+    streak = 0 if verdict is None else 1
+    assert (new.state, new.missing_streak, new.deleted_at) == (MISSING, streak, None)
     assert kinds(diff) == [("new", "forum:2")]
+    waiting = replace(old, state=MISSING, missing_streak=3)
+    assert "forum:1" not in written(vrun(crawl(OTHER, n=5), [waiting]))  # nothing to write
 
 
 def test_revisited_aged_out_listing() -> None:
