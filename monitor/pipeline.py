@@ -262,11 +262,13 @@ async def crawl_source(
     keep_html: bool = False,
     read_thread: ReadThread | None = None,
     ops: OpsSettings = NO_OPS,
+    page_budget: int = MAX_VERIFICATIONS,
 ) -> CrawlReport:
     """Crawl one source, verify the listings that vanished (their own pages, through
     the same fetcher), and write everything in one transaction. `keep_html` keeps
     the HTML of fetched listing pages; `read_thread` see `verify_listings`; `ops`
-    routes source-health events (down, recovered, layout changed) to its target."""
+    routes source-health events (down, recovered, layout changed) to its target;
+    `page_budget` bounds the listing pages fetched (verifications, then evidence)."""
     t0 = time.perf_counter()
     started = clock()
     try:
@@ -287,7 +289,7 @@ async def crawl_source(
     )
     known = store.known_listings(source.name)
     previous = store.recent_complete_counts(source.name)
-    plan = plan_verifications(crawl, known, source, previous_complete=previous)
+    plan = plan_verifications(crawl, known, source, previous_complete=previous, limit=page_budget)
     checks: tuple[Verification, ...] = ()
     kept: tuple[PageSnapshot, ...] = ()
     if plan:
@@ -303,7 +305,7 @@ async def crawl_source(
         listings,
         known,
         fetcher,
-        budget=MAX_VERIFICATIONS - len(plan),
+        budget=max(0, page_budget - len(plan)),
         keep_html=keep_html,
         read_thread=read_thread,
         clock=clock,
