@@ -236,3 +236,37 @@ def test_help_stays_lazy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def alerting_config(tmp_path: Path) -> Path:
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "leakmon.db"}"\n\n'
+        f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n\n'
+        '[[rule]]\nname = "all"\nregex = ["."]\ntargets = ["console"]\n\n'
+        '[[notify]]\nname = "console"\nurl = "console://"\n'
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("flag", "recorded", "sent"), [(None, 2, 0), ("--alerts", 2, 2), ("--no-alerts", 0, 0)]
+)
+def test_alerts_are_recorded_sent_or_left_out(
+    tmp_path: Path, flag: str | None, recorded: int, sent: int
+) -> None:
+    small_history(tmp_path / "forum")
+    args = [
+        str(tmp_path / "forum"),
+        "--source",
+        "forum",
+        "--config",
+        str(alerting_config(tmp_path)),
+    ]
+    code, out, _ = run(*args, *([flag] if flag else []))
+    assert code == 0
+    assert out.count("ALERT ") == sent  # the console target prints what it delivers
+    assert f"alerts recorded: {recorded}" in out
+    with Store.open(tmp_path / "leakmon.db") as store:
+        statuses = [a["status"] for a in store.alerts()]
+    assert (len(statuses), statuses.count("sent")) == (recorded, sent)

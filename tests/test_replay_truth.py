@@ -78,7 +78,9 @@ class Replayed:
         return [e for e in self.events if e["listing_id"] == listing_id and e["kind"] == kind]
 
 
-def replay_all(root: Path, forum: History, shop: History) -> tuple[Replayed, Replayed, Path]:
+def replay_all(
+    root: Path, forum: History, shop: History, *options: str
+) -> tuple[Replayed, Replayed, Path]:
     db = root / "leakmon.db"
     config = root / "sources.toml"
     config.write_text(CONFIG.format(db=db, forum=FORUM_URL, shop=SHOP_URL))
@@ -86,6 +88,7 @@ def replay_all(root: Path, forum: History, shop: History) -> tuple[Replayed, Rep
     for name, history in (("forum", forum), ("shop", shop)):  # the forum first: the original
         directory = write_history(history, root / name)
         args = ["replay", str(directory), "--source", name, "--config", str(config), "--json"]
+        args += options
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.stderr
         done.append(Replayed(name, history, json.loads(result.stdout)))
@@ -206,6 +209,15 @@ def test_alerts_are_recorded_not_sent(replayed: tuple[Replayed, Replayed, Path])
         statuses = Counter(a["status"] for a in store.alerts())
     assert statuses == {"pending": forum.report["alerts"] + shop.report["alerts"]}
     assert statuses["pending"] > 50
+
+
+def test_the_forum_within_a_live_crawls_page_budget(tmp_path: Path) -> None:
+    """The same forum history with live's bound of 20 listing pages per crawl: the
+    verification queue still reaches every deleted thread in time."""
+    forum, _, _ = replay_all(
+        tmp_path, forum_history(), shop_history(steps=3), "--page-budget", "20"
+    )
+    check_against_truth(forum)
 
 
 @pytest.mark.slow
