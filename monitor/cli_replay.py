@@ -19,6 +19,7 @@ from monitor.errors import ConfigError, ExtractError
 from monitor.models import Config, Source
 
 UNBOUNDED = 100_000  # --page-budget default: every planned listing page
+HELD = "replayed from saved captures: not sent (`leakmon alerts retry` sends it)"
 
 
 def _source(
@@ -71,8 +72,8 @@ def _event_dict(event: Any, capture: str) -> dict[str, Any]:
     "--alerts/--no-alerts",
     "alerts",
     default=None,
-    help="--alerts: also deliver the alerts; --no-alerts: record none "
-    "(default: record them in the outbox, send nothing).",
+    help="--alerts: also deliver the alerts; --no-alerts: record none (default: record "
+    "them in the outbox as not sent; `leakmon alerts retry` would send them).",
 )
 @click.option(
     "--page-budget",
@@ -143,7 +144,11 @@ def replay(
                 on_crawl=show,
             )
         )
+        ids = [i for c in result.crawls for i in c.alerts]
         sent = _deliver(store, config) if alerts and config is not None else None
+        if alerts is None:  # recorded, and kept from any later dispatcher
+            for alert_id in ids:
+                store.mark_attempt_failed(alert_id, HELD, None)
     outcomes = Counter(c.outcome for c in result.crawls)
     kinds = Counter(e.kind.value for c in result.crawls for e in c.events)
     if as_json:
@@ -154,7 +159,7 @@ def replay(
                 "replayed": len(result.crawls),
                 "skipped": result.skipped,
                 "outcomes": dict(sorted(outcomes.items())),
-                "alerts": sum(c.alerts for c in result.crawls),
+                "alerts": len(ids),
                 "crawls": [
                     {"capture": c.capture, "at": c.at.isoformat(), "outcome": c.outcome}
                     | {"error": c.error, "events": len(c.events)}
@@ -170,7 +175,7 @@ def replay(
         + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items()))
         + "; events: "
         + (" ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none")
-        + f"; alerts recorded: {sum(c.alerts for c in result.crawls)}"
+        + f"; alerts recorded: {len(ids)}"
         + ("" if sent is None else f", sent: {sent}")
     )
 

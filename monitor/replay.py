@@ -144,7 +144,7 @@ class ReplayedCrawl:
     error: str | None
     summary: str
     events: tuple[Event, ...]
-    alerts: int
+    alerts: tuple[str, ...]  # ids of the alerts the crawl wrote to the outbox
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ async def replay_captures(
             report.crawl.error,
             report.summary(),
             report.diff.events,
-            len(report.alerts),
+            tuple(a.id for a in report.alerts),
         )
         done.append(crawl)
         if on_crawl is not None:

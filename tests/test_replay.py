@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.captures import parse_time, scan
+from monitor.cli_replay import HELD
 from monitor.demo.sites import THREADS_PER_PAGE, Thread, forum_page, thread_page
 from monitor.errors import ConfigError
 from monitor.store import Store
@@ -268,5 +269,7 @@ def test_alerts_are_recorded_sent_or_left_out(
     assert out.count("ALERT ") == sent  # the console target prints what it delivers
     assert f"alerts recorded: {recorded}" in out
     with Store.open(tmp_path / "leakmon.db") as store:
-        statuses = [a["status"] for a in store.alerts()]
-    assert (len(statuses), statuses.count("sent")) == (recorded, sent)
+        rows = store.alerts()
+    assert (len(rows), [a["status"] for a in rows].count("sent")) == (recorded, sent)
+    if flag is None:  # recorded, but no later `leakmon run` will send them
+        assert {(a["status"], a["last_error"]) for a in rows} == {("failed", HELD)}
