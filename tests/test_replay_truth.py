@@ -150,7 +150,14 @@ def check_against_truth(run: Replayed) -> None:
     assert len([e for e in events if e["kind"] == "restored"]) == sum(
         1 for r in truth.removals if r.returned is not None
     )
-    # no listing arrives twice; every listing shown on a readable page arrived once
+    # no event twice: ids unique, and no two events alike at one time
+    assert len({e["id"] for e in events}) == len(events)
+    alike = Counter(
+        (e["kind"], e["listing_id"], e["at"], json.dumps(e["details"], sort_keys=True))
+        for e in events
+    )
+    assert max(alike.values()) == 1
+    # no listing arrives twice
     arrivals = Counter(e["listing_id"] for e in events if e["kind"] in ("new", "reposted"))
     assert max(arrivals.values()) == 1
     # event times are capture times, never the wall clock
@@ -177,12 +184,8 @@ def test_forum_history(replayed: tuple[Replayed, Replayed, Path]) -> None:
     with Store.open(db) as store:
         listings = {r["external_id"]: r for r in store.listings(source="forum")}
         assert set(truth.listed) <= set(listings)  # every thread shown was recorded
-        assert {r["state"] for r in listings.values()} <= {
-            "active",
-            "aged_out",
-            "missing",
-            "deleted",
-        }
+        states = Counter(r["state"] for r in listings.values())
+        assert states["aged_out"] >= 20  # threads that fell off the pages, verified there
         deleted_now = {i for i, r in listings.items() if r["state"] == "deleted"}
         assert deleted_now == {r.external_id for r in truth.removals if r.returned is None}
         assert next(r["state"] for r in store.sources() if r["name"] == "forum") == "layout_changed"
