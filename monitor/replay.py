@@ -22,14 +22,18 @@ from monitor.extract import Engine
 from monitor.fetch import block_reason, decode_body
 from monitor.lifecycle import MAX_VERIFICATIONS
 from monitor.models import (
+    Alert,
+    CrawlDiff,
     Event,
     NotifyTarget,
     OpsSettings,
     Page,
     PageExtract,
     PageOutcome,
+    PageSnapshot,
     Rule,
     Source,
+    Verification,
 )
 from monitor.pipeline import NO_OPS, crawl_source, thread_reader
 from monitor.store import Store
@@ -130,8 +134,28 @@ class SavedSite:
         return Page(url, PageOutcome.OK, saved.status, text, len(body))
 
 
+NOT_CAPTURED = "not_captured"  # the reason of a page no capture holds
+
+
 def _missing(url: str, why: str) -> Page:
-    return Page(url, PageOutcome.FAILED, reason="not_captured", error=why)
+    return Page(url, PageOutcome.FAILED, reason=NOT_CAPTURED, error=why)
+
+
+class _ReplayStore(Store):
+    """The store, without verification rows for listing pages no capture holds:
+    nothing was fetched, so there is no trail to keep (the verdict, unknown, still
+    counts in the listing's `missing_streak`)."""
+
+    def apply(
+        self,
+        diff: CrawlDiff,
+        alerts: Sequence[Alert],
+        *,
+        verifications: Sequence[Verification] = (),
+        pages: Sequence[PageSnapshot] = (),
+    ) -> None:
+        kept = [v for v in verifications if v.reason != NOT_CAPTURED]
+        super().apply(diff, alerts, verifications=kept, pages=pages)
 
 
 @dataclass(frozen=True)
@@ -186,6 +210,7 @@ async def replay_captures(
         source, engine, clock, {s.listing.url: s.listing.external_id for s in known.values()}
     )
     read_thread = thread_reader(source, rates)
+    target = _ReplayStore(store.db, store.path)  # the same connection
     done: list[ReplayedCrawl] = []
     skipped = 0
     for capture in captures:
@@ -197,7 +222,7 @@ async def replay_captures(
             source,
             site,
             site,
-            store,
+            target,
             rules,
             targets,
             clock=clock,

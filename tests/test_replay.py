@@ -154,6 +154,10 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
         assert row is not None and row["state"] == "aged_out"  # verified present at 11:20
         assert row["last_seen"].startswith("2024-06-01T11:20:00")
         assert len(store.crawls("forum")) == 4
+        # the trail holds the saved pages read, not the checks no capture could answer
+        trail = [(v["listing_id"], v["verdict"]) for v in store.db.query(
+            "SELECT listing_id, verdict FROM verifications ORDER BY at")]  # fmt: skip
+        assert trail == [("forum:1", "gone"), ("forum:2", "present")]
     # replaying again adds nothing: every capture is older than the last stored crawl
     code, out, _ = run(*args)
     again = json.loads(out)
