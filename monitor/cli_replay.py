@@ -113,8 +113,11 @@ def replay(
     config = load(config_path) if (source_name or config_path) else None
     name = label or directory.resolve().name or "replay"
     source = _source(config, source_name, engine_name, url, name)
-    overrides: dict[str, Any] = {"absence": absence, "missing_after": missing_after}
-    overrides["timezone"] = timezone
+    overrides: dict[str, Any] = {
+        "absence": absence,
+        "missing_after": missing_after,
+        "timezone": timezone,
+    }
     source = dataclasses.replace(source, **{k: v for k, v in overrides.items() if v is not None})
     captures = scan(directory)  # every naming problem, before anything is written
     rates = dict(config.rates) if config else {}
@@ -145,7 +148,7 @@ def replay(
             )
         )
         ids = [i for c in result.crawls for i in c.alerts]
-        sent = _deliver(store, config) if alerts and config is not None else None
+        sent = _deliver(store, config, len(ids)) if alerts and config is not None else None
         if alerts is None:  # recorded, and kept from any later dispatcher
             for alert_id in ids:
                 store.mark_attempt_failed(alert_id, HELD, None)
@@ -180,10 +183,14 @@ def replay(
     )
 
 
-def _deliver(store: Any, config: Config) -> int:
-    """Send the recorded alerts now, however old their capture time."""
+def _deliver(store: Any, config: Config, count: int) -> int:
+    """Send the `count` recorded alerts (and any others due) now, however old their
+    capture time; digests and rate limits of the targets apply."""
     from monitor.notify import AppriseSender, dispatch
 
     now = datetime.now(UTC)
     targets = {t.name: t for t in config.targets}
-    return dispatch(store, AppriseSender(), targets, now, max_age=timedelta(days=36500)).sent
+    limit = max(1000, count)
+    return dispatch(
+        store, AppriseSender(), targets, now, max_age=timedelta(days=36500), limit=limit
+    ).sent

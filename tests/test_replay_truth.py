@@ -18,16 +18,9 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.store import Store
-from tests.histories import (
-    FORUM_URL,
-    REPOST_NAME,
-    SHOP_URL,
-    History,
-    Truth,
-    forum_history,
-    shop_history,
-    write_history,
-)
+from tests.histories import FORUM_URL, REPOST_NAME, SHOP_URL, History, Truth, write_history
+from tests.history_forum import forum_history
+from tests.history_shop import shop_history
 
 CONFIG = """
 [storage]
