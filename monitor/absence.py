@@ -94,11 +94,14 @@ def layout_suspicion(
     return None
 
 
+def revisit_every(source: Source) -> timedelta:
+    if source.revisit_every is None:
+        return DEFAULT_REVISIT
+    return timedelta(seconds=source.revisit_every)
+
+
 def revisit_due(stored: StoredListing, source: Source, now: datetime) -> bool:
-    every = (
-        DEFAULT_REVISIT if source.revisit_every is None else timedelta(seconds=source.revisit_every)
-    )
-    return stored.state is ListingState.AGED_OUT and stored.last_seen + every <= now
+    return stored.state is ListingState.AGED_OUT and stored.last_seen + revisit_every(source) <= now
 
 
 def seen_ids(crawl: Crawl) -> dict[str, Listing]:
@@ -119,9 +122,12 @@ def plan_verifications(
     """The listings whose own page the caller should fetch before `diff_crawl`.
 
     For a `verify` source: ACTIVE or MISSING listings absent from a plausible complete
-    crawl (most recently seen first), then AGED_OUT listings absent from a complete or
-    partial crawl whose revisit is due (`source.revisit_every`, default 6 h; longest
-    unseen first). At most `limit`; the rest wait for a later crawl.
+    crawl, and AGED_OUT listings absent from a complete or partial crawl whose revisit
+    is due (`source.revisit_every`, default 6 h). Listings that just vanished (ACTIVE)
+    come first, most recently seen first; then the others by `last_seen` plus one
+    revisit interval per unanswered check (`missing_streak`): a page that never
+    answers moves back in the queue instead of taking every slot, and no listing
+    waits forever. At most `limit`; the rest wait for a later crawl.
     """
     if absence_mode(source) != "verify" or crawl.outcome not in (
         CrawlOutcome.COMPLETE,
@@ -135,8 +141,12 @@ def plan_verifications(
         len(crawl.listings), seen, known, previous_complete
     ):
         absent = [s for s in unseen if s.state in (ListingState.ACTIVE, ListingState.MISSING)]
-        absent.sort(key=lambda s: s.last_seen, reverse=True)
-    due = sorted(
-        (s for s in unseen if revisit_due(s, source, crawl.finished)), key=lambda s: s.last_seen
-    )
-    return tuple([*absent, *due][:limit])
+    due = [s for s in unseen if revisit_due(s, source, crawl.finished)]
+    every = revisit_every(source)
+
+    def rank(s: StoredListing) -> tuple[int, float, str]:
+        if s.state is ListingState.ACTIVE:
+            return (0, -s.last_seen.timestamp(), s.id)
+        return (1, (s.last_seen + every * s.missing_streak).timestamp(), s.id)
+
+    return tuple(sorted([*absent, *due], key=rank)[:limit])

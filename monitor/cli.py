@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("monitor.cli_core:demo", "Run the embedded demo world."),
     "extract": ("monitor.cli_extract:extract", "Run an extractor on a saved page (offline)."),
     "parse": ("monitor.cli_extract:parse", "What leakmon reads in a title or post text."),
+    "replay": ("monitor.cli_replay:replay", "Replay saved captures of a source (offline)."),
     "listings": ("monitor.cli_history:listings", "Stored listings, with filters."),
     "show": ("monitor.cli_history:show", "One listing: fields, changes, timeline."),
     "events": ("monitor.cli_history:events", "Lifecycle and source events."),

@@ -25,12 +25,18 @@ Rules, in the order they are applied:
   or MISSING listings. `count` sources: the missing streak grows; at
   `source.missing_after` the listing is DELETED. `verify` sources: the verdict on the
   listing's own page decides: GONE → DELETED, PRESENT → AGED_OUT (kept; its
-  `last_seen` is the verification time), UNKNOWN or not verified → MISSING (retried).
+  `last_seen` is the verification time), UNKNOWN → MISSING (retried; its
+  `missing_streak` counts the unanswered checks), not checked (over the budget) →
+  MISSING as it is.
 - Unseen AGED_OUT listings with a verdict (revisits, any crawl outcome): GONE →
-  DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → nothing.
+  DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → only its
+  `missing_streak` (unanswered checks) grows, which puts it behind others next time.
 - Implausible complete crawls (listing count below half the recent median, or most
-  known listings replaced by unknown ones) raise one `layout_changed` event and
-  infer nothing from absence.
+  known listings replaced by unknown ones) infer nothing from absence, carry an
+  error note ("suspected layout change (...)") that keeps them out of the yardstick
+  of later crawls, and raise one `layout_changed` event -- unless the source's
+  previous complete crawl was already suspected (`layout_pending`): a redesign that
+  stays is one event, not one per crawl.
 
 Baseline choice: until the first complete crawl, arrivals are recorded but never
 announced, whatever the crawl's outcome. A partial first crawl is as much a flood
@@ -163,7 +169,7 @@ class _Diff:
                 details["price_drop"] = True
             self.event(EventKind.CHANGED, new.id, details)
 
-    def freeze(self, baseline: bool) -> CrawlDiff:
+    def freeze(self, baseline: bool, layout_suspected: bool) -> CrawlDiff:
         return CrawlDiff(
             crawl=self.crawl,
             writes=tuple(self.writes),
@@ -171,6 +177,7 @@ class _Diff:
             changes=dict(self.changes),
             events=tuple(self.events),
             baseline=baseline,
+            layout_suspected=layout_suspected,
         )
 
 
@@ -273,10 +280,13 @@ def _verified(diff: _Diff, stored: StoredListing, check: Verification | None) ->
             fingerprint=fingerprint(listing),
         )
         diff.update(stored, new)
-    elif stored.state is not ListingState.AGED_OUT:  # not verified yet: retried next crawl
-        diff.writes.append(
-            replace(stored, state=ListingState.MISSING, missing_streak=stored.missing_streak + 1)
+    elif check is not None:  # unanswered: counted (others go first next time), retried
+        state = (
+            ListingState.AGED_OUT if stored.state is ListingState.AGED_OUT else ListingState.MISSING
         )
+        diff.writes.append(replace(stored, state=state, missing_streak=stored.missing_streak + 1))
+    elif stored.state is ListingState.ACTIVE:  # not checked yet (over the budget): waits
+        diff.writes.append(replace(stored, state=ListingState.MISSING))
 
 
 def diff_crawl(
@@ -289,6 +299,7 @@ def diff_crawl(
     first_complete: bool,
     verifications: Mapping[str, Verification] | None = None,
     make_id: Callable[[], str] | None = None,
+    layout_pending: bool = False,
 ) -> CrawlDiff:
     """Compare one crawl with the stored listings of its source (keyed by id).
 
@@ -298,17 +309,21 @@ def diff_crawl(
     `first_complete`: no complete crawl of this source is stored yet.
     `verifications`: verdicts on the listings `plan_verifications` named, by listing
     id. `make_id` makes event ids (default: uuid4 hex). Events happen at
-    `crawl.finished`.
+    `crawl.finished`. `layout_pending`: the source's latest complete crawl was a
+    suspected layout change already (no second `layout_changed` event).
     """
-    diff = _Diff(crawl, make_id or (lambda: uuid.uuid4().hex))
     checks = verifications or {}
     seen = seen_ids(crawl)
     complete = crawl.outcome is CrawlOutcome.COMPLETE
     suspicion = (
         layout_suspicion(len(crawl.listings), seen, known, previous_complete) if complete else None
     )
-    baseline_pending = first_complete and not source.baseline_alerts
     if suspicion is not None:
+        note = f"suspected layout change ({suspicion['reason']})"
+        crawl = replace(crawl, error=crawl.error or note)
+    diff = _Diff(crawl, make_id or (lambda: uuid.uuid4().hex))
+    baseline_pending = first_complete and not source.baseline_alerts
+    if suspicion is not None and not layout_pending:
         diff.event(EventKind.LAYOUT_CHANGED, None, suspicion)
 
     candidates = CandidateIndex(())
@@ -333,4 +348,4 @@ def diff_crawl(
                 _counted_absence(diff, stored, source)
         elif stored.state is ListingState.AGED_OUT and listing_id in checks:
             _verified(diff, stored, checks[listing_id])
-    return diff.freeze(baseline=complete and baseline_pending)
+    return diff.freeze(complete and baseline_pending, suspicion is not None)

@@ -336,6 +336,7 @@ class CrawlDiff:
     changes: Mapping[str, tuple[FieldChange, ...]]
     events: tuple[Event, ...]
     baseline: bool = False  # first complete crawl of the source: no alerts
+    layout_suspected: bool = False  # an implausible complete crawl (event or not)
 
 
 @dataclass(frozen=True)

@@ -262,11 +262,13 @@ async def crawl_source(
     keep_html: bool = False,
     read_thread: ReadThread | None = None,
     ops: OpsSettings = NO_OPS,
+    page_budget: int = MAX_VERIFICATIONS,
 ) -> CrawlReport:
     """Crawl one source, verify the listings that vanished (their own pages, through
     the same fetcher), and write everything in one transaction. `keep_html` keeps
     the HTML of fetched listing pages; `read_thread` see `verify_listings`; `ops`
-    routes source-health events (down, recovered, layout changed) to its target."""
+    routes source-health events (down, recovered, layout changed) to its target;
+    `page_budget` bounds the listing pages fetched (verifications, then evidence)."""
     t0 = time.perf_counter()
     started = clock()
     try:
@@ -287,7 +289,7 @@ async def crawl_source(
     )
     known = store.known_listings(source.name)
     previous = store.recent_complete_counts(source.name)
-    plan = plan_verifications(crawl, known, source, previous_complete=previous)
+    plan = plan_verifications(crawl, known, source, previous_complete=previous, limit=page_budget)
     checks: tuple[Verification, ...] = ()
     kept: tuple[PageSnapshot, ...] = ()
     if plan:
@@ -303,7 +305,7 @@ async def crawl_source(
         listings,
         known,
         fetcher,
-        budget=MAX_VERIFICATIONS - len(plan),
+        budget=max(0, page_budget - len(plan)),
         keep_html=keep_html,
         read_thread=read_thread,
         clock=clock,
@@ -312,6 +314,9 @@ async def crawl_source(
     if plan or keep_html or read_thread is not None:  # pages fetched after the list
         crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
     unknown = [li for li in listings if li.id not in known]
+    latest = next(
+        (r for r in store.crawls(source.name, limit=20) if r["outcome"] == "complete"), None
+    )
     diff = diff_crawl(
         crawl,
         known,
@@ -322,6 +327,7 @@ async def crawl_source(
         ),
         first_complete=not store.has_complete_crawl(source.name),
         verifications={c.listing_id: c for c in checks},
+        layout_pending=latest is not None and latest["error"] is not None,
     )
     streak = next(
         (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
@@ -335,7 +341,7 @@ async def crawl_source(
         by_id.update({sl.id: sl.listing for sl in diff.writes})
         alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
     store.apply(diff, alerts, verifications=checks, pages=kept)
-    report = CrawlReport(crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
+    report = CrawlReport(diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
     log.info("%s", report.summary())
     return report
 

@@ -12,7 +12,7 @@ import respx
 import stamina
 
 from monitor.errors import ConfigError
-from monitor.fetch import Fetcher, decode_body, proxy_url
+from monitor.fetch import Fetcher, block_reason, decode_body, proxy_url
 from monitor.models import Page, PageOutcome, Source, TorSettings
 
 ONION = "http://" + "a" * 56 + ".onion"
@@ -183,6 +183,47 @@ def test_block_pages(html: str, reason: str) -> None:
     page = get_with(router, ONION + "/")
     assert page.outcome is PageOutcome.BLOCKED
     assert page.reason == reason
+
+
+FORUM_DOC = (
+    "<!DOCTYPE html><html><head><title>Databases</title></head><body><table>"
+    + "<tr class='inline_row'><td><a href='showthread.php?tid=1'>A thread title</a></td></tr>" * 20
+    + "</table></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+        "</h1></center><hr><center>nginx/1.24.0 (Ubuntu) on this host</center></body></html>",
+        "<html><body><h1>MyBB SQL Error</h1><p>MyBB has experienced an internal SQL error "
+        "and cannot continue.</p></body></html>",
+        "<!DOCTYPE html><html><body><h1>Error establishing a database connection</h1></body>"
+        "</html>",
+        "<html><body><h1>Service Unavailable</h1><p>The server is temporarily unable to "
+        "service your request.</p></body></html>",
+    ],
+)
+def test_server_error_pages_are_block_pages(html: str) -> None:
+    """Error pages served with 200 are not an empty listing page (which would look like
+    every listing vanished)."""
+    assert block_reason(html) == "error_page"
+
+
+def test_a_document_cut_off_before_its_end_is_truncated() -> None:
+    cut = FORUM_DOC[: len(FORUM_DOC) // 2]
+    assert block_reason(cut) == "truncated"
+    assert block_reason(FORUM_DOC[: FORUM_DOC.index("</table>")]) == "truncated"  # ends on a tag
+    assert block_reason(FORUM_DOC) is None
+    # documents that legitimately leave out </html> (or are fragments) are content
+    assert block_reason(FORUM_DOC.replace("</html>", "")) is None
+    assert block_reason(FORUM_DOC.replace("<!DOCTYPE html><html>", "")[:500]) is None
+    # a long page that merely mentions an error phrase is content
+    long_page = FORUM_DOC.replace(
+        "</table>", "<tr><td>" + "more text " * 400 + "</td></tr></table>"
+    )
+    assert block_reason(long_page.replace("A thread title", "Bad Gateway logs dump")) is None
 
 
 def test_source_block_marker() -> None:

@@ -345,6 +345,28 @@ def test_a_suspected_layout_change_stays_suspected_on_the_next_crawl() -> None:
     assert second.writes == () and len(second.touched) == 5
 
 
+def test_a_layout_change_already_reported_is_not_reported_again() -> None:
+    known = [stored(li) for li in many(5)]
+    c = crawl(*many(5, prefix="x"))
+    first = run(c, known)
+    assert first.layout_suspected and first.crawl.error == "suspected layout change (id_churn)"
+    again = diff_crawl(
+        c,
+        {s.id: s for s in known},
+        SRC,
+        previous_complete=(),
+        repost_candidates=(),
+        first_complete=False,
+        make_id=counter(),
+        layout_pending=True,
+    )
+    assert again.events == () and again.layout_suspected
+    assert again.crawl.error == first.crawl.error
+    assert {s.state for s in again.writes} == {ACTIVE}  # recorded quietly, nothing deleted
+    plausible = run(crawl(*many(5)), known)
+    assert not plausible.layout_suspected and plausible.crawl.error is None
+
+
 def test_churn_needs_three_known_active_listings() -> None:
     known = [stored(li) for li in many(2)]
     diff = run(crawl(*many(3, prefix="x")), known)
@@ -641,8 +663,10 @@ def test_plan_verifies_absent_listings_of_a_plausible_complete_crawl_newest_firs
         stored(listing("5")),
     ]
     c = crawl(listing("5"), n=6)
-    assert plan(c, known) == ["forum:2", "forum:1"]
-    assert plan(c, known, limit=1) == ["forum:2"]
+    assert plan(c, known) == ["forum:1", "forum:2"]  # just vanished before still missing
+    assert plan(c, known, limit=1) == ["forum:1"]
+    both = [*known, stored(listing("6"), last_seen=at(2))]
+    assert plan(c, both) == ["forum:6", "forum:1", "forum:2"]  # most recently seen first
     assert plan(c, known, source=SRC) == []  # count mode: nothing to fetch
     for outcome in NOT_COMPLETE:
         assert plan(replace(c, outcome=outcome), known) == []
@@ -661,6 +685,26 @@ def test_plan_revisits_aged_out_listings_when_due_oldest_first() -> None:
     assert plan(c, known, source=hourly) == ["forum:2", "forum:1", "forum:3"]
     assert plan(replace(c, outcome=CrawlOutcome.PARTIAL), known) == ["forum:2", "forum:1"]
     assert plan(replace(c, outcome=CrawlOutcome.BLOCKED), known) == []
+
+
+def test_pages_that_never_answer_do_not_starve_other_revisits() -> None:
+    """Found replaying captures: aged-out threads whose pages were never saved stayed
+    "longest unseen" forever, took every verification slot, and a thread deleted while
+    aged out was never checked again."""
+    hopeless = [
+        stored(listing(f"h{i}"), AGED_OUT, last_seen=at(-100 - i), missing_streak=30)
+        for i in range(25)
+    ]
+    deleted_later = stored(listing("d"), AGED_OUT, last_seen=at(-7))
+    c = crawl(listing("x"), n=1)
+    got = plan(c, [*hopeless, deleted_later])
+    assert got[0] == "forum:d" and len(got) == 20
+    # each unanswered check moved a hopeless page back by one revisit interval
+    assert got[1:] == [f"forum:h{i}" for i in range(24, 5, -1)]
+    # ... so one unanswered many times is not starved by fresher ones forever
+    old = stored(listing("o"), AGED_OUT, last_seen=at(-300), missing_streak=40)
+    fresh = [stored(listing(f"f{i}"), AGED_OUT, last_seen=at(-8 - i)) for i in range(25)]
+    assert plan(c, [old, *fresh])[0] == "forum:o"  # at(-300) + 40 x 6 h is the oldest
 
 
 def test_plan_skips_absentees_of_a_suspected_layout_change() -> None:
@@ -721,8 +765,12 @@ def test_unknown_or_missing_verdict_is_missing_and_retried(verdict: Verdict | No
     checks = () if verdict is None else (check(old.listing, verdict),)
     diff = vrun(crawl(OTHER, n=5), [old], *checks)
     new = written(diff)["forum:1"]
-    assert (new.state, new.missing_streak, new.deleted_at) == (MISSING, 1, None)
+    # the streak counts unanswered checks only, not crawls over the verification budget
+    streak = 0 if verdict is None else 1
+    assert (new.state, new.missing_streak, new.deleted_at) == (MISSING, streak, None)
     assert kinds(diff) == [("new", "forum:2")]
+    waiting = replace(old, state=MISSING, missing_streak=3)
+    assert "forum:1" not in written(vrun(crawl(OTHER, n=5), [waiting]))  # nothing to write
 
 
 def test_revisited_aged_out_listing() -> None:
@@ -736,7 +784,7 @@ def test_revisited_aged_out_listing() -> None:
         at(5),
     )
     unclear = vrun(crawl(OTHER, n=5), [old], check(old.listing, Verdict.UNKNOWN))
-    assert "forum:1" not in written(unclear)
+    assert written(unclear)["forum:1"] == replace(old, missing_streak=1)  # only counted
     blocked = vrun(
         crawl(n=5, outcome=CrawlOutcome.PARTIAL), [old], check(old.listing, Verdict.GONE)
     )

@@ -240,13 +240,23 @@ def test_a_redesign_is_one_layout_changed_event_not_a_flood(world: World) -> Non
     for _ in range(2):
         world.crawl()  # plausible history
     world.site.redesigned = True
-    for _ in range(3):
-        report = world.crawl()
-        assert events(report) == [("layout_changed", None)]
-        assert report.verifications == ()
+    reports = [world.crawl() for _ in range(2)]
+    world.site.captcha = True  # a blocked crawl in between does not end the episode
+    assert world.crawl().crawl.outcome is CrawlOutcome.BLOCKED
+    world.site.captcha = False
+    reports.append(world.crawl())
+    # one event for a redesign that stays (replaying captures found one per crawl)
+    assert [events(r) for r in reports] == [[("layout_changed", None)], [], []]
+    assert all(r.verifications == () and r.diff.layout_suspected for r in reports)
+    assert {r.crawl.error for r in reports} == {"suspected layout change (count_drop)"}
     assert {world.state(t) for t in range(1, 7)} == {"active"}
     sources = {r["name"]: r["state"] for r in world.store.sources()}
     assert sources["forum"] == "layout_changed"
+    assert world.store.recent_complete_counts("forum") == [6, 6, 6]  # not the suspected ones
+    world.site.redesigned = False  # the selectors read the site again: the episode ends
+    back = world.crawl()
+    assert not back.diff.layout_suspected and back.crawl.error is None
+    assert {r["name"]: r["state"] for r in world.store.sources()}["forum"] == "ok"
 
 
 def test_deleted_then_restored(world: World) -> None:

@@ -30,8 +30,18 @@ _MARKERS: tuple[tuple[str, str], ...] = (
     ("maintenance", "under maintenance"),
     ("maintenance", "temporarily unavailable"),
     ("maintenance", "be back soon"),
+    ("error_page", "internal server error"),
+    ("error_page", "bad gateway"),
+    ("error_page", "gateway timeout"),
+    ("error_page", "gateway time-out"),
+    ("error_page", "service unavailable"),
+    ("error_page", "experienced an internal sql error"),  # MyBB
+    ("error_page", "error establishing a database connection"),  # WordPress
 )
 
+_DOCUMENT = re.compile(r"\s*(?:<!doctype\s+html|<html)", re.IGNORECASE)
+_CLOSED = re.compile(r"</html\s*>", re.IGNORECASE)
+_BODY_CLOSED = re.compile(r"</body\s*>", re.IGNORECASE)
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _MIN_TEXT = 40  # visible characters below which a page counts as empty
@@ -43,13 +53,26 @@ def visible_text(html: str) -> str:
     return _SPACE.sub(" ", _TAGS.sub(" ", html)).strip()
 
 
+def truncated(html: str) -> bool:
+    """An HTML document cut off before its end: it has no ``</html>``, and no
+    ``</body>`` either or it stops in the middle of a tag or of text. (A server that
+    dies mid-render, a capture saved half-way.) Its missing part would make listings
+    look absent and fields look emptied."""
+    if not _DOCUMENT.match(html[:512]) or _CLOSED.search(html):
+        return False
+    return not _BODY_CLOSED.search(html) or not html.rstrip().endswith(">")
+
+
 def block_reason(html: str, extra_markers: Iterable[str] = ()) -> str | None:
     """Why `html` is a block page (``captcha``, ``ddos_queue``, ``login_wall``,
-    ``maintenance``, ``empty`` or ``marker`` for a source's own marker), or None.
+    ``maintenance``, ``error_page``, ``empty``, ``truncated`` or ``marker`` for a
+    source's own marker), or None.
 
     Only short pages are judged by the built-in markers: a long forum page that
     merely mentions "captcha" in a thread title is content, not a block page.
     """
+    if truncated(html):
+        return "truncated"
     text = visible_text(html)
     if len(text) < _MIN_TEXT:
         return "empty"

@@ -182,12 +182,13 @@ class Store:
     def recent_complete_counts(self, source: str, limit: int = 5) -> list[int]:
         """Listing counts of the source's latest complete crawls, newest first.
 
-        Crawls that raised `layout_changed` are left out: an implausible crawl must
-        not become the yardstick that makes the next one look plausible.
+        Crawls that raised `layout_changed` or carry an error note (a suspected
+        layout change) are left out: an implausible crawl must not become the
+        yardstick that makes the next one look plausible.
         """
         sql = """
             SELECT listings_seen FROM crawls
-            WHERE source = :source AND outcome = 'complete'
+            WHERE source = :source AND outcome = 'complete' AND error IS NULL
               AND NOT EXISTS (SELECT 1 FROM events
                               WHERE events.crawl_id = crawls.id AND kind = :layout)
             ORDER BY finished DESC, rowid DESC LIMIT :limit
@@ -235,7 +236,9 @@ class Store:
             for listing_id, changes in diff.changes.items()
             for c in changes
         ]
-        layout = any(e.kind is EventKind.LAYOUT_CHANGED for e in diff.events)
+        layout = diff.layout_suspected or any(
+            e.kind is EventKind.LAYOUT_CHANGED for e in diff.events
+        )
         state = SourceState.LAYOUT_CHANGED if layout else _SOURCE_STATE[crawl.outcome]
         healthy = crawl.outcome in (CrawlOutcome.COMPLETE, CrawlOutcome.PARTIAL)
         source = {

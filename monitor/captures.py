@@ -1,0 +1,179 @@
+"""Saved captures of one source, as `leakmon replay` reads them.
+
+Layout (times: ``YYYYMMDDTHHMMSSZ``, ISO 8601 -- ``-`` may stand for ``:`` -- or
+epoch seconds; without a zone they are UTC)::
+
+    DIR/<time>/page1.html          one capture: listing pages in crawl order
+    DIR/<time>/page2.html          (page1 is the source URL; pageN+1 is where
+                                   pageN's next link leads)
+    DIR/<time>/threads/<id>.html   a listing's own page (verification, evidence)
+    DIR/<time>.html                flat form: page 1 of a capture ...
+    DIR/<time>-p2.html             ... and its page 2
+
+A capture directory without pages holds thread pages only: they serve the latest
+listing capture at or before its time. ``<id>`` is the listing's external id,
+percent-encoded (``urllib.parse.quote(id, safe="")``; digits stay as they are).
+Any page or thread file may carry the HTTP status it was saved with before its
+extension (``page2.503.html``, ``threads/1042.404.html``). Extensions: html, htm,
+json. Hidden entries (``.name``) are ignored; anything else is an error, so that a
+misnamed file never silently becomes a missing page.
+
+`scan` reads directory listings only (file contents are read when served); the
+name parsers are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from monitor.errors import ConfigError
+
+_COMPACT = re.compile(r"^(\d{8})T(\d{6})(Z?)$")
+_EPOCH = re.compile(r"^\d{9,11}$")
+_ISO_DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d{2})-(\d{2})(?:-(\d{2}))?(.*)$")
+_FLAT = re.compile(r"^(?P<time>.+?)(?:-p(?P<page>\d+))?(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
+_PAGE = re.compile(r"^page(?P<page>\d+)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
+_THREAD = re.compile(r"^(?P<id>.+?)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
+_MAX_PROBLEMS = 10  # names reported in one error
+
+
+class SavedFile(NamedTuple):
+    """One saved response: where it is and the HTTP status it came with."""
+
+    path: Path
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One listing capture: its time, its pages by number and the thread pages
+    (by quoted external id, each with the time it was saved) that serve it."""
+
+    at: datetime
+    name: str
+    pages: dict[int, SavedFile] = field(default_factory=dict)
+    threads: dict[str, tuple[datetime, SavedFile]] = field(default_factory=dict)
+
+
+def parse_time(text: str) -> datetime | None:
+    """A capture time from a file or directory name, as aware UTC; None if unreadable."""
+    if _EPOCH.match(text):
+        return datetime.fromtimestamp(int(text), UTC)
+    compact = _COMPACT.match(text)
+    if compact:
+        try:
+            at = datetime.strptime(compact[1] + compact[2], "%Y%m%d%H%M%S")
+        except ValueError:
+            return None
+        return at.replace(tzinfo=UTC)
+    dashed = _ISO_DASHED_TIME.match(text)
+    if dashed:
+        seconds = f":{dashed[4]}" if dashed[4] else ""
+        text = f"{dashed[1]}{dashed[2]}:{dashed[3]}{seconds}{dashed[5]}"
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _status(text: str | None) -> int:
+    return int(text) if text else 200
+
+
+class _Scan:
+    """Capture parts collected while scanning, keyed by time."""
+
+    def __init__(self) -> None:
+        self.names: dict[datetime, str] = {}
+        self.pages: dict[datetime, dict[int, SavedFile]] = {}
+        self.threads: dict[datetime, dict[str, SavedFile]] = {}
+        self.problems: list[str] = []
+
+    def claim(self, at: datetime, name: str) -> bool:
+        """Register `name` as the capture at `at`; two names for one time is an error."""
+        other = self.names.setdefault(at, name)
+        if other != name:
+            self.problems.append(f"{name}: same time as {other} ({at.isoformat()})")
+            return False
+        return True
+
+    def page(self, at: datetime, number: int, saved: SavedFile, name: str) -> None:
+        pages = self.pages.setdefault(at, {})
+        if number < 1 or number in pages:
+            self.problems.append(f"{name}: page {number} is not a new page number")
+            return
+        pages[number] = saved
+
+
+def _scan_directory(scan: _Scan, at: datetime, path: Path) -> None:
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        where = f"{path.name}/{entry.name}"
+        if entry.is_dir() and entry.name == "threads":
+            threads = scan.threads.setdefault(at, {})
+            for item in sorted(entry.iterdir()):
+                match = _THREAD.match(item.name)
+                if item.name.startswith("."):
+                    continue
+                if not item.is_file() or match is None:
+                    scan.problems.append(f"{where}/{item.name}: not a thread page (<id>.html)")
+                    continue
+                threads[match["id"]] = SavedFile(item, _status(match["status"]))
+            continue
+        match = _PAGE.match(entry.name)
+        if not entry.is_file() or match is None:
+            scan.problems.append(f"{where}: not a listing page (pageN.html) or threads/")
+            continue
+        scan.page(at, int(match["page"]), SavedFile(entry, _status(match["status"])), where)
+
+
+def scan(directory: Path) -> list[Capture]:
+    """Every capture under `directory`, oldest first, thread pages attached to the
+    latest listing capture at or before their time (the earliest saved copy wins).
+
+    Raises ConfigError naming every entry it cannot read (bad names, two entries for
+    one time, thread pages older than every listing capture, no capture at all)."""
+    if not directory.is_dir():
+        raise ConfigError(f"capture directory {directory}: not found or not a directory")
+    result = _Scan()
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            at = parse_time(entry.name)
+            if at is None:
+                result.problems.append(f"{entry.name}: unreadable capture time")
+            elif result.claim(at, entry.name):
+                _scan_directory(result, at, entry)
+            continue
+        match = _FLAT.match(entry.name)
+        at = parse_time(match["time"]) if match else None
+        if match is None or at is None:
+            result.problems.append(f"{entry.name}: unreadable capture time")
+        elif result.claim(at, match["time"]):
+            number = int(match["page"] or 1)
+            result.page(at, number, SavedFile(entry, _status(match["status"])), entry.name)
+    captures = [Capture(at, result.names[at], pages) for at, pages in sorted(result.pages.items())]
+    if not captures and not result.problems:
+        result.problems.append("no listing capture (<time>/page1.html or <time>.html)")
+    for at, threads in sorted(result.threads.items()):
+        owner = next((c for c in reversed(captures) if c.at <= at), None)
+        if owner is None:
+            result.problems.append(f"{result.names[at]}: thread pages before any listing capture")
+            continue
+        for key, saved in threads.items():
+            owner.threads.setdefault(key, (at, saved))
+    if result.problems:
+        shown = result.problems[:_MAX_PROBLEMS]
+        more = len(result.problems) - len(shown)
+        tail = f" (and {more} more)" if more else ""
+        raise ConfigError(f"capture directory {directory}: {'; '.join(shown)}{tail}")
+    return captures

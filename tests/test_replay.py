@@ -1,0 +1,279 @@
+"""`leakmon replay`: the capture layout, its errors, and a small replay through the
+real extractor, lifecycle and SQLite store (CLI through click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.captures import parse_time, scan
+from monitor.cli_replay import HELD
+from monitor.demo.sites import THREADS_PER_PAGE, Thread, forum_page, thread_page
+from monitor.errors import ConfigError
+from monitor.store import Store
+from tests.histories import FORUM_URL
+
+T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    from monitor.cli import main
+
+    result = CliRunner().invoke(main, ["replay", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20240601T080000Z", T0),
+        ("20240601T080000", T0),
+        ("2024-06-01T08:00:00Z", T0),
+        ("2024-06-01T10:00:00+02:00", T0),
+        ("2024-06-01T08-00-00Z", T0),
+        ("2024-06-01T08-00", T0),
+        ("2024-06-01", T0 - timedelta(hours=8)),
+        (str(int(T0.timestamp())), T0),
+        ("20241301T080000Z", None),
+        ("page1", None),
+        ("2024-13-01T08:00:00", None),
+        ("12345", None),
+    ],
+)
+def test_capture_times(text: str, expected: datetime | None) -> None:
+    assert parse_time(text) == expected
+
+
+def put(root: Path, relative: str, text: str = "<html><body>x</body></html>") -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_scan_reads_both_forms_statuses_and_attaches_thread_pages(tmp_path: Path) -> None:
+    put(tmp_path, "20240601T080000Z/page1.html")
+    put(tmp_path, "20240601T080000Z/page2.503.html")
+    put(tmp_path, "20240601T080000Z/threads/1042.html")
+    put(tmp_path, "20240601T093000Z/threads/1042.404.html")  # thread-only: serves 08:00
+    put(tmp_path, "20240601T093000Z/threads/77.html")
+    put(tmp_path, "2024-06-01T10-00-00Z.html")
+    put(tmp_path, "2024-06-01T10-00-00Z-p2.html")
+    put(tmp_path, ".DS_Store")
+    first, second = scan(tmp_path)
+    assert (first.at, first.name, sorted(first.pages)) == (T0, "20240601T080000Z", [1, 2])
+    assert first.pages[2].status == 503 and first.pages[1].status == 200
+    assert first.threads["1042"][0] == T0  # the capture's own copy is the earliest
+    assert first.threads["77"][0] == T0 + timedelta(minutes=90)
+    assert (second.at, sorted(second.pages), second.threads) == (
+        T0 + timedelta(hours=2),
+        [1, 2],
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["notatime/page1.html"], "notatime: unreadable capture time"),
+        (["20240601T080000Z/page_2.html"], "20240601T080000Z/page_2.html: not a listing page"),
+        (["20240601T080000Z.html", "1717228800.html"], "same time as"),
+        (["20240601T070000Z/threads/1.html", "20240601T080000Z.html"], "before any listing"),
+        (["20240601T080000Z/threads/1.html"], "before any listing capture"),
+        ([], "no listing capture"),
+        (["20240601T080000Z/page1.html", "20240601T080000Z/page1.htm"], "not a new page number"),
+    ],
+)
+def test_scan_names_every_problem(tmp_path: Path, files: list[str], message: str) -> None:
+    for name in files:
+        put(tmp_path, name)
+    with pytest.raises(ConfigError, match=message):
+        scan(tmp_path)
+
+
+def forum_thread(tid: int, title: str, last_post: datetime) -> Thread:
+    posted = T0 - timedelta(days=3)
+    return Thread(tid, title, "seller", tid, posted, last_post, "someone", 1, 10, title)
+
+
+def write_forum(root: Path, captures: list[tuple[datetime, list[Thread], dict[str, str]]]) -> None:
+    """A small MyBB history: each capture's threads (every page) and thread pages."""
+    for at, threads, pages in captures:
+        name = at.strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1, -(-len(threads) // THREADS_PER_PAGE) + 1):
+            put(root, f"{name}/page{n}.html", forum_page(threads, [], n, at))
+        for key, html in pages.items():
+            put(root, f"{name}/threads/{key}", html)
+
+
+def small_history(root: Path) -> None:
+    threads = [
+        forum_thread(i, f"Dataset {name} customers 1.{i}M - {i} BTC", T0 - timedelta(hours=i))
+        for i, name in enumerate(("alpha", "bravo", "charlie", "delta", "echo"), start=1)
+    ]
+    hour = timedelta(hours=1)
+    write_forum(
+        root,
+        [
+            (T0, threads, {}),
+            (T0 + hour, threads[1:], {}),  # 1 vanished, no thread page saved: unknown
+            (T0 + 2 * hour, threads[1:], {"1.html": thread_page(None, T0)}),  # gone
+            (T0 + 3 * hour, [threads[0], *threads[2:]], {}),  # 1 is back, 2 vanished
+        ],
+    )
+    # the thread page of 2, saved 20 minutes after the last listing capture
+    put(root, "20240601T112000Z/threads/2.html", thread_page(threads[1], T0))
+
+
+def test_replay_through_the_real_stages(tmp_path: Path) -> None:
+    root = tmp_path / "forum"
+    small_history(root)
+    db = tmp_path / "leakmon.db"
+    args = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db), "--json"]
+    code, out, err = run(*args)
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["source"] == "forum" and report["outcomes"] == {"complete": 4}
+    events = [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]]
+    assert events == [
+        ("20240601T100000Z", "deleted", "forum:1"),
+        ("20240601T110000Z", "restored", "forum:1"),
+    ]
+    deleted = report["events"][0]
+    assert deleted["at"] == (T0 + timedelta(hours=2)).isoformat()  # capture time, not now
+    assert (
+        deleted["details"]["how"] == "verified: engine message: the specified thread does not exist"
+    )
+    with Store.open(db) as store:
+        row = store.listing("forum:2")
+        assert row is not None and row["state"] == "aged_out"  # verified present at 11:20
+        assert row["last_seen"].startswith("2024-06-01T11:20:00")
+        assert len(store.crawls("forum")) == 4
+        # the trail holds the saved pages read, not the checks no capture could answer
+        trail = [(v["listing_id"], v["verdict"]) for v in store.db.query(
+            "SELECT listing_id, verdict FROM verifications ORDER BY at")]  # fmt: skip
+        assert trail == [("forum:1", "gone"), ("forum:2", "present")]
+    # replaying again adds nothing: every capture is older than the last stored crawl
+    code, out, _ = run(*args)
+    again = json.loads(out)
+    assert (code, again["replayed"], again["skipped"], again["events"]) == (0, 0, 4, [])
+
+
+def test_count_mode_for_forum_histories_without_thread_pages(tmp_path: Path) -> None:
+    root = tmp_path / "forum"
+    small_history(root)
+    db = tmp_path / "leakmon.db"
+    base = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db), "--name", "f"]
+    code, out, _ = run(*base, "--absence", "count", "--missing-after", "2", "--json")
+    assert code == 0
+    kinds = [(e["kind"], e["listing_id"]) for e in json.loads(out)["events"]]
+    assert kinds == [("deleted", "f:1"), ("restored", "f:1")]
+    assert json.loads(out)["events"][0]["details"]["how"] == "absent from 2 complete crawls"
+
+
+BROKEN_PAGES = [
+    "\x00\x01\x02 not html at all \xff" * 3000,
+    "<div>" * 20_000 + "deep" + "</div>" * 10,
+    "<!DOCTYPE html><html><body><table><tr class='inline_row'><td><span id='tid_1'>",
+    "",
+]
+
+
+@pytest.mark.parametrize("page", BROKEN_PAGES)
+def test_a_broken_page_never_crashes_a_replay_nor_deletes(tmp_path: Path, page: str) -> None:
+    root = tmp_path / "forum"
+    small_history(root)
+    (root / "20240601T100000Z" / "page1.html").write_text(page)
+    db = tmp_path / "leakmon.db"
+    base = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db)]
+    code, out, _ = run(*base, "--absence", "count", "--json")
+    assert code == 0
+    report = json.loads(out)
+    (crawl,) = [c for c in report["crawls"] if c["capture"] == "20240601T100000Z"]
+    kinds = [e["kind"] for e in report["events"] if e["capture"] == "20240601T100000Z"]
+    # a block page, or a page read as empty: a suspected layout change; never deletions
+    assert (crawl["outcome"], kinds) in (("blocked", []), ("complete", ["layout_changed"]))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["MISSING", "--engine", "mybb", "--url", FORUM_URL], "not found or not a directory"),
+        (["DIR", "--engine", "mybb"], "--engine needs --url"),
+        (["DIR"], "give exactly one of --source NAME or --engine"),
+        (["DIR", "--engine", "vbulletin3", "--url", FORUM_URL], "unknown engine 'vbulletin3'"),
+        (["DIR", "--source", "nope", "--config", "CONFIG"], "unknown source 'nope'"),
+        (
+            ["BADNAMES", "--engine", "mybb", "--url", FORUM_URL],
+            "yesterday.html: unreadable capture time",
+        ),
+    ],
+)
+def test_usage_and_input_errors_exit_2_with_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    put(tmp_path / "dir", "20240601T080000Z.html")
+    put(tmp_path / "bad", "yesterday.html")
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n'
+    )
+    names = {"DIR": tmp_path / "dir", "BADNAMES": tmp_path / "bad", "CONFIG": config,
+             "MISSING": tmp_path / "missing"}  # fmt: skip
+    argv = [str(names.get(a, a)) for a in args] + ["--db", str(tmp_path / "x.db")]
+    code, out, err = run(*argv)
+    assert code == 2 and out == ""
+    assert any(message in line for line in err.splitlines()), err
+    assert not (tmp_path / "x.db").exists()  # checked before anything is written
+
+
+def test_help_stays_lazy() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from monitor.cli import main;"
+        "r = CliRunner().invoke(main, ['--help']); assert 'replay' in r.output, r.output;"
+        "print(any(m in sys.modules for m in ('monitor.cli_replay', 'monitor.replay',"
+        " 'monitor.pipeline')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def alerting_config(tmp_path: Path) -> Path:
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "leakmon.db"}"\n\n'
+        f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n\n'
+        '[[rule]]\nname = "all"\nregex = ["."]\ntargets = ["console"]\n\n'
+        '[[notify]]\nname = "console"\nurl = "console://"\n'
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("flag", "recorded", "sent"), [(None, 2, 0), ("--alerts", 2, 2), ("--no-alerts", 0, 0)]
+)
+def test_alerts_are_recorded_sent_or_left_out(
+    tmp_path: Path, flag: str | None, recorded: int, sent: int
+) -> None:
+    small_history(tmp_path / "forum")
+    args = [
+        str(tmp_path / "forum"),
+        "--source",
+        "forum",
+        "--config",
+        str(alerting_config(tmp_path)),
+    ]
+    code, out, _ = run(*args, *([flag] if flag else []))
+    assert code == 0
+    assert out.count("ALERT ") == sent  # the console target prints what it delivers
+    assert f"alerts recorded: {recorded}" in out
+    with Store.open(tmp_path / "leakmon.db") as store:
+        rows = store.alerts()
+    assert (len(rows), [a["status"] for a in rows].count("sent")) == (recorded, sent)
+    if flag is None:  # recorded, but no later `leakmon run` will send them
+        assert {(a["status"], a["last_error"]) for a in rows} == {("failed", HELD)}
