@@ -287,63 +287,82 @@ async def crawl_source(
         listings=listings,
         error=error,
     )
-    known = store.known_listings(source.name)
-    previous = store.recent_complete_counts(source.name)
-    plan = plan_verifications(crawl, known, source, previous_complete=previous, limit=page_budget)
-    checks: tuple[Verification, ...] = ()
-    kept: tuple[PageSnapshot, ...] = ()
-    if plan:
-        checks, kept = await verify_listings(
-            plan,
+    try:
+        known = store.known_listings(source.name)
+        previous = store.recent_complete_counts(source.name)
+        plan = plan_verifications(
+            crawl, known, source, previous_complete=previous, limit=page_budget
+        )
+        checks: tuple[Verification, ...] = ()
+        kept: tuple[PageSnapshot, ...] = ()
+        if plan:
+            checks, kept = await verify_listings(
+                plan,
+                fetcher,
+                read_thread=read_thread,
+                seen_before=store.seen_pages(s.id for s in plan),
+                keep_html=keep_html,
+                clock=clock,
+            )
+        listings, first_sight = await collect_evidence(
+            listings,
+            known,
             fetcher,
-            read_thread=read_thread,
-            seen_before=store.seen_pages(s.id for s in plan),
+            budget=max(0, page_budget - len(plan)),
             keep_html=keep_html,
+            read_thread=read_thread,
             clock=clock,
         )
-    listings, first_sight = await collect_evidence(
-        listings,
-        known,
-        fetcher,
-        budget=max(0, page_budget - len(plan)),
-        keep_html=keep_html,
-        read_thread=read_thread,
-        clock=clock,
-    )
-    kept += first_sight
-    if plan or keep_html or read_thread is not None:  # pages fetched after the list
-        crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
-    unknown = [li for li in listings if li.id not in known]
-    latest = next(
-        (r for r in store.crawls(source.name, limit=20) if r["outcome"] == "complete"), None
-    )
-    diff = diff_crawl(
-        crawl,
-        known,
-        source,
-        previous_complete=previous,
-        repost_candidates=store.repost_candidates(
-            unknown, fingerprints=[fingerprint(li) for li in unknown]
-        ),
-        first_complete=not store.has_complete_crawl(source.name),
-        verifications={c.listing_id: c for c in checks},
-        layout_pending=latest is not None and latest["error"] is not None,
-    )
-    streak = next(
-        (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
-    )
-    health = source_events(crawl, streak, ops.down_after)
-    if health:
-        diff = replace(diff, events=diff.events + health)
-    alerts = ops_alerts(diff.events, ops.target, crawl.finished)
-    if not diff.baseline:
-        by_id = {sl.id: sl.listing for sl in known.values()}
-        by_id.update({sl.id: sl.listing for sl in diff.writes})
-        alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
-    store.apply(diff, alerts, verifications=checks, pages=kept)
-    report = CrawlReport(diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
+        kept += first_sight
+        if plan or keep_html or read_thread is not None:  # pages fetched after the list
+            crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
+        unknown = [li for li in listings if li.id not in known]
+        latest = next(
+            (r for r in store.crawls(source.name, limit=20) if r["outcome"] == "complete"), None
+        )
+        diff = diff_crawl(
+            crawl,
+            known,
+            source,
+            previous_complete=previous,
+            repost_candidates=store.repost_candidates(
+                unknown, fingerprints=[fingerprint(li) for li in unknown]
+            ),
+            first_complete=not store.has_complete_crawl(source.name),
+            verifications={c.listing_id: c for c in checks},
+            layout_pending=latest is not None and latest["error"] is not None,
+        )
+        streak = next(
+            (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
+        )
+        health = source_events(crawl, streak, ops.down_after)
+        if health:
+            diff = replace(diff, events=diff.events + health)
+        alerts = ops_alerts(diff.events, ops.target, crawl.finished)
+        if not diff.baseline:
+            by_id = {sl.id: sl.listing for sl in known.values()}
+            by_id.update({sl.id: sl.listing for sl in diff.writes})
+            alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
+        store.apply(diff, alerts, verifications=checks, pages=kept)
+        report = CrawlReport(diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
+    except Exception as exc:  # a bug in a stage, not a page failure
+        _record_internal_error(store, crawl, exc)
+        raise
     log.info("%s", report.summary())
     return report
+
+
+def _record_internal_error(store: Store, crawl: Crawl, exc: Exception) -> None:
+    """Write `crawl` as a failed crawl with the error (nothing inferred, nothing
+    alerted), so that `leakmon status` and the crawls table show that a source is not
+    being crawled; never raises (a store that cannot write is logged)."""
+    error = f"internal error: {type(exc).__name__}: {one_line(str(exc))}"[:500]
+    failed = replace(crawl, outcome=CrawlOutcome.FAILED, listings=(), error=error)
+    empty = CrawlDiff(crawl=failed, writes=(), touched=(), changes={}, events=())
+    try:
+        store.apply(empty, ())
+    except Exception as second:  # the first error is the one raised
+        log.error("%s: could not record the failed crawl: %s", crawl.source, one_line(str(second)))
 
 
 async def crawl_many(

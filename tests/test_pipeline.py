@@ -240,3 +240,28 @@ def test_proxy_down_is_a_failed_crawl_not_a_crash(tmp_path: Path) -> None:
         assert isinstance(report, CrawlReport)
         assert report.crawl.outcome is CrawlOutcome.FAILED
         assert report.pages[0].reason == "tor_unavailable"
+
+
+def test_a_bug_in_a_stage_is_recorded_as_a_failed_crawl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.pipeline as pipeline
+
+    source = forum_source()
+    pages = {FORUM: ok(FORUM, forum_page(0, ["a", "b"], last=True))}
+    with Store.open(tmp_path / "db.sqlite") as store:
+        store.sync_sources([source])
+        assert crawl_with(store, pages).crawl.outcome is CrawlOutcome.COMPLETE
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("lifecycle\r\nbug")
+
+        monkeypatch.setattr(pipeline, "diff_crawl", broken)
+        with pytest.raises(RuntimeError):
+            crawl_with(store, pages)
+        latest = store.crawls("forum", limit=1)[0]
+        assert latest["outcome"] == "failed"
+        assert latest["error"] == "internal error: RuntimeError: lifecycle bug"
+        # nothing was inferred from the crawl that broke
+        assert {r["state"] for r in store.listings()} == {"active"}
+        assert len(store.listings()) == 2
