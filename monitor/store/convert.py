@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from monitor.models import (
@@ -21,6 +22,8 @@ from monitor.models import (
 )
 
 Row = dict[str, Any]
+# Positional statement parameters, in the order of the table's `*_COLUMNS`.
+Values = tuple[Any, ...]
 
 LISTING_COLUMNS = (
     "id",
@@ -84,6 +87,7 @@ ALERT_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=256)  # a crawl writes the same few instants thousands of times
 def ts(at: datetime) -> str:
     """A timezone-aware datetime as stored text; naive datetimes are a bug."""
     if at.tzinfo is None or at.utcoffset() is None:
@@ -103,43 +107,44 @@ def opt_parse_ts(text: str | None) -> datetime | None:
     return None if text is None else parse_ts(text)
 
 
-def listing_row(stored: StoredListing) -> Row:
-    """The `listings` row of a stored listing."""
+def listing_row(stored: StoredListing) -> Values:
+    """The `listings` row of a stored listing, in `LISTING_COLUMNS` order."""
     listing, price, records = stored.listing, stored.listing.price, stored.listing.records
-    return {
-        "id": listing.id,
-        "source": listing.source,
-        "external_id": listing.external_id,
-        "url": listing.url,
-        "title": listing.title,
-        "seller": listing.seller,
-        "records": None if records is None else records.count,
-        "records_raw": None if records is None else records.raw,
-        "price_amount": None if price is None else price.amount,
-        "price_currency": None if price is None else price.currency,
-        "price_usd": None if price is None else price.usd,
-        "price_raw": None if price is None else price.raw,
-        "price_negotiable": int(price is not None and price.negotiable),
-        "posted_at": opt_ts(listing.posted_at),
-        "posted_raw": listing.posted_raw,
-        "first_seen": ts(stored.first_seen),
-        "last_seen": ts(stored.last_seen),
-        "state": stored.state.value,
-        "missing_streak": stored.missing_streak,
-        "deleted_at": opt_ts(stored.deleted_at),
-        "fingerprint": stored.fingerprint,
-        "cluster": stored.cluster,
-        "price_kind": None if price is None else price.kind,
-        "data_types": json.dumps(list(listing.data_types), ensure_ascii=False),
-        "size_bytes": listing.size_bytes,
-        "span_from": None if listing.span is None else listing.span[0],
-        "span_to": None if listing.span is None else listing.span[1],
-        "country": listing.country,
-        "replies": listing.replies,
-        "views": listing.views,
-        "sticky": int(listing.sticky),
-        "first_post": listing.first_post,
-    }
+    span = listing.span
+    return (
+        listing.id,
+        listing.source,
+        listing.external_id,
+        listing.url,
+        listing.title,
+        listing.seller,
+        None if records is None else records.count,
+        None if records is None else records.raw,
+        None if price is None else price.amount,
+        None if price is None else price.currency,
+        None if price is None else price.usd,
+        None if price is None else price.raw,
+        int(price is not None and price.negotiable),
+        None if listing.posted_at is None else ts(listing.posted_at),
+        listing.posted_raw,
+        ts(stored.first_seen),
+        ts(stored.last_seen),
+        stored.state.value,
+        stored.missing_streak,
+        None if stored.deleted_at is None else ts(stored.deleted_at),
+        stored.fingerprint,
+        stored.cluster,
+        None if price is None else price.kind,
+        json.dumps(list(listing.data_types), ensure_ascii=False) if listing.data_types else "[]",
+        listing.size_bytes,
+        None if span is None else span[0],
+        None if span is None else span[1],
+        listing.country,
+        listing.replies,
+        listing.views,
+        int(listing.sticky),
+        listing.first_post,
+    )
 
 
 def stored_listing(row: Mapping[str, Any]) -> StoredListing:
@@ -208,18 +213,22 @@ def _json_default(value: object) -> str:
     raise TypeError(f"event details: {type(value).__name__} is not JSON serialisable")
 
 
-def event_row(event: Event) -> Row:
-    return {
-        "id": event.id,
-        "kind": event.kind.value,
-        "source": event.source,
-        "listing_id": event.listing_id,
-        "crawl_id": event.crawl_id,
-        "at": ts(event.at),
-        "details": json.dumps(
-            dict(event.details), ensure_ascii=False, sort_keys=True, default=_json_default
-        ),
-    }
+def event_row(event: Event) -> Values:
+    """The `events` row of an event, in `EVENT_COLUMNS` order."""
+    details = (
+        json.dumps(dict(event.details), ensure_ascii=False, sort_keys=True, default=_json_default)
+        if event.details
+        else "{}"
+    )
+    return (
+        event.id,
+        event.kind.value,
+        event.source,
+        event.listing_id,
+        event.crawl_id,
+        ts(event.at),
+        details,
+    )
 
 
 def event_dict(row: Mapping[str, Any]) -> Row:
