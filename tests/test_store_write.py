@@ -18,6 +18,7 @@ from monitor.models import (
     CrawlOutcome,
     Listing,
     ListingState,
+    Price,
     Records,
     Source,
     StoredListing,
@@ -123,3 +124,38 @@ def test_migration_3_drops_the_unread_listing_indexes_in_place(tmp_path: Path) -
         assert {"listings_first_seen", "listings_records", "listings_fingerprint"} <= names
         assert set(s.known_listings("forum")) == {"forum:1"}
         assert found(s, "police") == {"forum:1"}
+
+
+def test_every_field_survives_a_write_and_a_read(store: Store) -> None:
+    li = Listing(
+        "forum",
+        "9",
+        "http://forum.onion/t/9",
+        "Shanghai police",
+        seller="ChinaDan",
+        price=Price(10.0, "BTC", "10 BTC", usd=200_000.0, negotiable=True, kind="start"),
+        records=Records(1_000_000_000, "1B"),
+        posted_at=T0 - timedelta(days=3),
+        posted_raw="3 days ago",
+        data_types=("names", "phones"),
+        size_bytes=23_000_000_000_000,
+        span=(1995, 2019),
+        country="CN",
+        replies=12,
+        views=3400,
+        sticky=True,
+        first_post="names, ID numbers",
+    )
+    full = StoredListing(
+        li,
+        ListingState.DELETED,
+        T0,
+        T0 + timedelta(hours=5),
+        missing_streak=2,
+        deleted_at=T0 + timedelta(hours=6),
+        fingerprint="ab" * 8,
+        cluster="shop:1",
+    )
+    write(store, 1, full)
+    assert store.known_listings("forum") == {full.id: full}
+    assert store.repost_candidates([li]) == [full]

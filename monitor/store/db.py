@@ -33,6 +33,7 @@ from monitor.models import (
 from monitor.store import history, queries
 from monitor.store import sql as statements
 from monitor.store.convert import (
+    SELECT_LISTINGS,
     Row,
     alert_from_row,
     opt_parse_ts,
@@ -141,10 +142,9 @@ class Store:
     def known_listings(self, source: str) -> dict[str, StoredListing]:
         """Every stored listing of `source`, in any state, keyed by listing id."""
         with self._errors("read listings"):
-            cursor = self.db.conn.execute("SELECT * FROM listings WHERE source = ?", [source])
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, values, strict=True)) for values in cursor]
-        return {row["id"]: stored_listing(row) for row in rows}
+            rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE source = ?", [source])
+            stored = [stored_listing(row) for row in rows]
+        return {s.id: s for s in stored}
 
     def repost_candidates(
         self,
@@ -160,8 +160,8 @@ class Store:
         prints = sorted(set(fingerprints))
         if not counts and not prints:
             return []
-        sql = """
-            SELECT * FROM listings
+        sql = f"""
+            {SELECT_LISTINGS}
             WHERE records IN (SELECT value FROM json_each(:counts))
                OR fingerprint IN (SELECT value FROM json_each(:prints))
             ORDER BY fingerprint IN (SELECT value FROM json_each(:prints)) DESC,
@@ -170,8 +170,7 @@ class Store:
         """
         params = {"counts": json.dumps(counts), "prints": json.dumps(prints), "limit": limit}
         with self._errors("read repost candidates"):
-            rows = self._rows(sql, params)
-        return [stored_listing(row) for row in rows]
+            return [stored_listing(row) for row in self.db.conn.execute(sql, params)]
 
     def recent_complete_counts(self, source: str, limit: int = 5) -> list[int]:
         """Listing counts of the source's latest complete crawls, newest first.
