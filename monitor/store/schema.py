@@ -19,7 +19,7 @@ from monitor.errors import StoreError
 
 MIGRATIONS = Migrations("leakmon")
 # Every migration registered below, in order (checked against MIGRATIONS by a test).
-MIGRATION_NAMES = ("0001_schema", "0002_evidence", "0003_lean_indexes")
+MIGRATION_NAMES = ("0001_schema", "0002_evidence", "0003_drop_listings_last_seen")
 
 _SCHEMA = """
 CREATE TABLE sources (
@@ -234,18 +234,12 @@ def schema_0002(db: Database) -> None:
     db.table("listings").enable_fts(["title", "seller", "first_post"], create_triggers=False)
 
 
-# Indexes no query reads, paid for by every write: `listings(source, ...)` lookups use
-# the UNIQUE (source, external_id) index and `state` alone is not selective (the
-# listings table walks `listings_first_seen`); `last_seen` is moved by every crawl
-# and only ever sorted within a handful of repost candidates.
-_LEAN_INDEXES = ("listings_source_state", "listings_last_seen")
-
-
-@MIGRATIONS(name="0003_lean_indexes")
+@MIGRATIONS(name="0003_drop_listings_last_seen")
 def schema_0003(db: Database) -> None:
-    """Drop the listing indexes nothing queries (ingest and quiet crawls write less)."""
-    for name in _LEAN_INDEXES:  # execute, not executescript: that would COMMIT first
-        db.execute(f"DROP INDEX {name}")
+    """Drop `listings_last_seen`: no query reads it (`last_seen` is only sorted
+    within a handful of repost candidates), and every crawl rewrote it for each
+    listing it saw (an index entry moved per listing per quiet crawl)."""
+    db.execute("DROP INDEX listings_last_seen")  # not executescript: it would COMMIT
 
 
 def migrate(db: Database) -> None:
