@@ -143,8 +143,7 @@ class Store:
         """Every stored listing of `source`, in any state, keyed by listing id."""
         with self._errors("read listings"):
             rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE source = ?", [source])
-            stored = [stored_listing(row) for row in rows]
-        return {s.id: s for s in stored}
+            return {row[0]: stored_listing(row) for row in rows}  # row[0]: id
 
     def repost_candidates(
         self,
