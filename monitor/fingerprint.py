@@ -14,6 +14,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from monitor.models import Listing, Records, StoredListing
 
@@ -35,6 +36,7 @@ _SPLIT = re.compile(r"[\W_]+")
 _NUMBERISH = re.compile(r"\d+(?:k|kk|m|mm|mil|mln|b|bn|btc|xmr|eth|usdt|usd|eur)?")
 
 
+@lru_cache(maxsize=16_384)  # one crawl asks for a new title's words 3 times
 def title_tokens(title: str) -> frozenset[str]:
     """The dataset-describing words of a title: NFKC, casefolded, without
     punctuation, stopwords, numbers or price tokens."""
@@ -55,7 +57,12 @@ def records_bucket(records: Records | None) -> str:
 
 def fingerprint(listing: Listing) -> str:
     """A stable hash of the title's dataset words and the record-count bucket."""
-    key = " ".join(sorted(title_tokens(listing.title))) + "|" + records_bucket(listing.records)
+    return _fingerprint(listing.title, records_bucket(listing.records))
+
+
+@lru_cache(maxsize=16_384)  # asked for by the pipeline and again by diff_crawl
+def _fingerprint(title: str, bucket: str) -> str:
+    key = " ".join(sorted(title_tokens(title))) + "|" + bucket
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -480,17 +480,23 @@ def test_baseline_and_layout_change_keep_repost_links_without_events() -> None:
 # -------------------------------------------------------- ids, fingerprints
 
 
-def test_default_event_ids_are_unique_uuid_hex() -> None:
-    diff = diff_crawl(
-        crawl(*many(3)),
-        {},
-        SRC,
-        previous_complete=[],
-        repost_candidates=[],
-        first_complete=False,
-    )
-    ids = [e.id for e in diff.events]
-    assert len(set(ids)) == 3 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+def test_default_event_ids_are_unique_hex_in_time_order() -> None:
+    def ids(n: int) -> list[str]:
+        diff = diff_crawl(
+            crawl(*many(3, prefix=f"c{n}-"), n=n),
+            {},
+            SRC,
+            previous_complete=[],
+            repost_candidates=[],
+            first_complete=False,
+        )
+        return [e.id for e in diff.events]
+
+    first, later = ids(1), ids(2)
+    assert len(set(first + later)) == 6
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first + later)
+    assert max(first) < min(later)  # a later crawl's events sort after an earlier one's
+    assert len({i[:14] for i in first}) == 1  # the time part, shared by one crawl
 
 
 @pytest.mark.parametrize(

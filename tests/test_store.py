@@ -35,7 +35,7 @@ from monitor.models import (
     Verification,
 )
 from monitor.store import Store, history
-from monitor.store import db as store_db
+from monitor.store import write as store_write
 from monitor.store.convert import LISTING_COLUMNS, listing_row
 from monitor.store.schema import MIGRATION_NAMES, MIGRATIONS
 
@@ -276,7 +276,7 @@ def test_apply_is_all_or_nothing_on_any_exception(
     def boom(e: Event) -> dict[str, Any]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store_db, "event_row", boom)
+    monkeypatch.setattr(store_write, "event_row", boom)
     c = crawl(listing("1"))
     with pytest.raises(RuntimeError, match="disk on fire"):
         with_new(store, c, active(listing("1")))
@@ -625,7 +625,7 @@ def test_migration_2_upgrades_a_version_1_database_in_place(tmp_path: Path) -> N
     db.execute("INSERT INTO sources (name, url, engine) VALUES ('forum', 'http://f.onion/', 'css')")
     old = active(listing("1", "Shanghai police", seller="ChinaDan"))
     columns = ", ".join(LISTING_COLUMNS[:22])
-    values = [listing_row(old)[c] for c in LISTING_COLUMNS[:22]]
+    values = listing_row(old)[:22]
     db.execute(f"INSERT INTO listings ({columns}) VALUES ({', '.join('?' * len(values))})", values)
     db.conn.commit()
     db.close()

@@ -23,39 +23,28 @@ from monitor.models import (
     Alert,
     AlertStatus,
     CrawlDiff,
-    CrawlOutcome,
     EventKind,
     Listing,
     PageSnapshot,
     Source,
-    SourceState,
     StoredListing,
     Verification,
 )
 from monitor.store import history, queries
 from monitor.store import sql as statements
 from monitor.store.convert import (
+    SELECT_LISTINGS,
     Row,
     alert_from_row,
-    alert_row,
-    crawl_row,
-    event_row,
-    listing_row,
     opt_parse_ts,
     opt_ts,
     stored_listing,
     ts,
 )
 from monitor.store.schema import migrate
+from monitor.store.write import write_crawl
 
 T = TypeVar("T")
-
-_SOURCE_STATE = {
-    CrawlOutcome.COMPLETE: SourceState.OK,
-    CrawlOutcome.PARTIAL: SourceState.OK,
-    CrawlOutcome.BLOCKED: SourceState.BLOCKED,
-    CrawlOutcome.FAILED: SourceState.FAILING,
-}
 
 
 def _explain(exc: sqlite3.Error) -> str:
@@ -83,7 +72,12 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = 5.0) -> Store:
         """Open or create the database: parent dirs (0700), file mode 0600 from the
-        first byte, WAL, foreign keys, busy timeout, pending migrations."""
+        first byte, WAL with `synchronous = NORMAL`, foreign keys, busy timeout,
+        pending migrations.
+
+        NORMAL in WAL mode syncs at checkpoints, not at every commit: a committed
+        crawl survives the process being killed; a power cut or kernel crash can lose
+        the last commits, never consistency (the WAL is checksummed)."""
         path = Path(path)
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -97,6 +91,7 @@ class Store:
             db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             db.execute("PRAGMA foreign_keys = ON")
             db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
             migrate(db)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -147,10 +142,8 @@ class Store:
     def known_listings(self, source: str) -> dict[str, StoredListing]:
         """Every stored listing of `source`, in any state, keyed by listing id."""
         with self._errors("read listings"):
-            cursor = self.db.conn.execute("SELECT * FROM listings WHERE source = ?", [source])
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, values, strict=True)) for values in cursor]
-        return {row["id"]: stored_listing(row) for row in rows}
+            rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE source = ?", [source])
+            return {row[0]: stored_listing(row) for row in rows}  # row[0]: id
 
     def repost_candidates(
         self,
@@ -166,8 +159,8 @@ class Store:
         prints = sorted(set(fingerprints))
         if not counts and not prints:
             return []
-        sql = """
-            SELECT * FROM listings
+        sql = f"""
+            {SELECT_LISTINGS}
             WHERE records IN (SELECT value FROM json_each(:counts))
                OR fingerprint IN (SELECT value FROM json_each(:prints))
             ORDER BY fingerprint IN (SELECT value FROM json_each(:prints)) DESC,
@@ -176,8 +169,7 @@ class Store:
         """
         params = {"counts": json.dumps(counts), "prints": json.dumps(prints), "limit": limit}
         with self._errors("read repost candidates"):
-            rows = self._rows(sql, params)
-        return [stored_listing(row) for row in rows]
+            return [stored_listing(row) for row in self.db.conn.execute(sql, params)]
 
     def recent_complete_counts(self, source: str, limit: int = 5) -> list[int]:
         """Listing counts of the source's latest complete crawls, newest first.
@@ -229,76 +221,14 @@ class Store:
         the verification trail, kept pages (zlib-compressed)
         (an existing (event, rule, target) is kept) and the source's health.
         All or nothing. The source must exist (`sync_sources`)."""
-        crawl = diff.crawl
-        at = ts(crawl.finished)
-        observations = [
-            (listing_id, crawl.id, at, c.field, c.before, c.after)
-            for listing_id, changes in diff.changes.items()
-            for c in changes
-        ]
-        layout = diff.layout_suspected or any(
-            e.kind is EventKind.LAYOUT_CHANGED for e in diff.events
-        )
-        state = SourceState.LAYOUT_CHANGED if layout else _SOURCE_STATE[crawl.outcome]
-        healthy = crawl.outcome in (CrawlOutcome.COMPLETE, CrawlOutcome.PARTIAL)
-        source = {
-            "name": crawl.source,
-            "finished": at,
-            "ok": at if crawl.outcome is CrawlOutcome.COMPLETE else None,
-            "healthy": healthy,
-            "state": state.value,
-        }
         with self._errors("apply a crawl"):
-            if not self._rows("SELECT 1 FROM sources WHERE name = ?", [crawl.source]):
+            if not self._rows("SELECT 1 FROM sources WHERE name = ?", [diff.crawl.source]):
                 raise StoreError(
-                    f"database {self.path}: unknown source {crawl.source!r}; "
+                    f"database {self.path}: unknown source {diff.crawl.source!r}; "
                     "sync_sources() must come first"
                 )
             with self.db.atomic():
-                conn = self.db.conn
-                conn.execute(statements.INSERT_CRAWL, crawl_row(crawl))
-                written = json.dumps([s.id for s in diff.writes])
-                conn.execute(statements.FTS_FORGET, (written,))
-                conn.executemany(statements.UPSERT_LISTING, [listing_row(s) for s in diff.writes])
-                conn.execute(statements.FTS_INDEX, (written,))
-                if diff.touched:
-                    conn.execute(
-                        "UPDATE listings SET last_seen = max(last_seen, ?) "
-                        "WHERE id IN (SELECT value FROM json_each(?))",
-                        (at, json.dumps(list(diff.touched))),
-                    )
-                conn.executemany(statements.INSERT_OBSERVATION, observations)
-                conn.executemany(statements.INSERT_EVENT, [event_row(e) for e in diff.events])
-                conn.executemany(statements.INSERT_ALERT, [alert_row(a) for a in alerts])
-                conn.executemany(
-                    statements.INSERT_VERIFICATION,
-                    [
-                        (
-                            v.listing_id,
-                            crawl.id,
-                            ts(v.at),
-                            v.url,
-                            v.verdict.value,
-                            v.reason,
-                            v.status,
-                        )
-                        for v in verifications
-                    ],
-                )
-                conn.executemany(
-                    statements.INSERT_PAGE, [statements.page_row(p, crawl.id) for p in pages]
-                )
-                conn.execute(
-                    """
-                    UPDATE sources SET
-                        last_crawl = :finished,
-                        last_ok = coalesce(:ok, last_ok),
-                        failure_streak = CASE WHEN :healthy THEN 0 ELSE failure_streak + 1 END,
-                        state = :state
-                    WHERE name = :name
-                    """,
-                    source,
-                )
+                write_crawl(self.db.conn, diff, alerts, verifications, pages)
 
     # ------------------------------------------------------------------ outbox
 

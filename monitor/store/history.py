@@ -5,6 +5,7 @@ ISO-8601 text.
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,11 @@ from monitor.store.queries import fts_query
 
 def _where(clauses: list[str]) -> str:
     return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+# Past this many listings written since the `limit`-th newest hit, hits are sparse
+# and sorting them all is cheaper than walking the first-seen index that far.
+SPARSE_SPAN = 50_000
 
 
 def listings(
@@ -32,12 +38,11 @@ def listings(
     since: datetime | None = None,
     limit: int | None = None,
 ) -> list[Row]:
-    """Listings matching every given filter, newest first, at most `limit`. `seller`
-    ignores case; `min_usd` compares the USD estimate; `since` is on `first_seen`;
-    `search` is full-text over title, seller and first post."""
+    """Listings matching every given filter, newest first (`first_seen`, then id), at
+    most `limit`. `seller` ignores case; `min_usd` compares the USD estimate; `since`
+    is on `first_seen`; `search` is full-text over title, seller and first post."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
-    join = ""
     simple = {"state": state, "source": source}
     for name, value in simple.items():
         if value is not None:
@@ -60,19 +65,66 @@ def listings(
     if since is not None:
         clauses.append("listings.first_seen >= :since")
         params["since"] = ts(since)
-    if search is not None and search.strip():
-        query = fts_query(search)
-        if query is None:
-            return []
-        join = "JOIN listings_fts ON listings_fts.rowid = listings.rowid"
-        clauses.append("listings_fts MATCH :search")
-        params["search"] = query
+    params["limit"] = -1 if limit is None else limit
+    if search is None or not search.strip():
+        sql = f"SELECT * FROM listings {_where(clauses)} ORDER BY first_seen DESC, id LIMIT :limit"
+        return [listing_dict(row) for row in db.query(sql, params)]
+    query = fts_query(search)
+    if query is None:
+        return []
+    params["search"] = query
+    if limit is None or limit <= 0:
+        return [listing_dict(row) for row in _all_hits(db, clauses, params)]
+    return [listing_dict(row) for row in _newest_hits(db, clauses, params)]
+
+
+def _all_hits(db: Database, clauses: list[str], params: dict[str, Any]) -> list[Row]:
+    """Every filtered search hit, newest first: each one is read and sorted."""
     sql = (
-        f"SELECT listings.* FROM listings {join} {_where(clauses)} "
+        "SELECT listings.* FROM listings "
+        "JOIN listings_fts ON listings_fts.rowid = listings.rowid "
+        f"{_where(['listings_fts MATCH :search', *clauses])} "
         "ORDER BY listings.first_seen DESC, listings.id LIMIT :limit"
     )
-    params["limit"] = -1 if limit is None else limit
-    return [listing_dict(row) for row in db.query(sql, params)]
+    return list(db.query(sql, params))
+
+
+def _newest_hits(db: Database, clauses: list[str], params: dict[str, Any]) -> list[Row]:
+    """The `limit` newest filtered hits without reading every hit of a common term.
+
+    Listings are inserted when first seen, so the hits with the highest rowids
+    (which FTS5 yields first, stopping at `limit`) are about the newest. Their
+    oldest `first_seen` is a floor: at least `limit` hits are that new, so the
+    answer is among the hits at or above it. The floor's range of the first-seen
+    index is walked newest first, and only the search index's tail from the lowest
+    rowid in that range is read. Same rows, same order as `_all_hits`.
+    """
+    top_sql = (
+        "SELECT listings.rowid, listings.first_seen FROM listings_fts "
+        "JOIN listings ON listings.rowid = listings_fts.rowid "
+        f"{_where(['listings_fts MATCH :search', *clauses])} "
+        "ORDER BY listings_fts.rowid DESC LIMIT :limit"
+    )
+    top = db.execute(top_sql, params).fetchall()
+    if len(top) < params["limit"]:  # these are all the hits
+        sql = (
+            "SELECT * FROM listings WHERE rowid IN (SELECT value FROM json_each(:rowids)) "
+            "ORDER BY first_seen DESC, id"
+        )
+        return list(db.query(sql, {"rowids": json.dumps([rowid for rowid, _ in top])}))
+    newest = db.execute("SELECT max(rowid) FROM listings").fetchone()[0]
+    if newest - top[-1][0] > SPARSE_SPAN:
+        return _all_hits(db, clauses, params)
+    floor = {**params, "floor": min(first_seen for _, first_seen in top)}
+    sql = (
+        "SELECT * FROM listings INDEXED BY listings_first_seen "
+        "WHERE rowid IN (SELECT rowid FROM listings_fts WHERE listings_fts MATCH :search "
+        "AND rowid >= (SELECT min(rowid) FROM listings INDEXED BY listings_first_seen "
+        "WHERE first_seen >= :floor)) "
+        f"AND {' AND '.join(['first_seen >= :floor', *clauses])} "
+        "ORDER BY first_seen DESC, id LIMIT :limit"
+    )
+    return list(db.query(sql, floor))
 
 
 def events(

@@ -19,7 +19,7 @@ from monitor.errors import StoreError
 
 MIGRATIONS = Migrations("leakmon")
 # Every migration registered below, in order (checked against MIGRATIONS by a test).
-MIGRATION_NAMES = ("0001_schema", "0002_evidence")
+MIGRATION_NAMES = ("0001_schema", "0002_evidence", "0003_drop_listings_last_seen")
 
 _SCHEMA = """
 CREATE TABLE sources (
@@ -232,6 +232,14 @@ def schema_0002(db: Database) -> None:
         "DROP TABLE listings_fts;"
     )
     db.table("listings").enable_fts(["title", "seller", "first_post"], create_triggers=False)
+
+
+@MIGRATIONS(name="0003_drop_listings_last_seen")
+def schema_0003(db: Database) -> None:
+    """Drop `listings_last_seen`: no query reads it (`last_seen` is only sorted
+    within a handful of repost candidates), and every crawl rewrote it for each
+    listing it saw (an index entry moved per listing per quiet crawl)."""
+    db.execute("DROP INDEX listings_last_seen")  # not executescript: it would COMMIT
 
 
 def migrate(db: Database) -> None:

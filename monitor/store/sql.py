@@ -1,4 +1,4 @@
-"""The SQL statements `Store.apply` runs, and the row of a kept page."""
+"""The SQL statements `Store.apply` (`store.write`) runs, and the row of a kept page."""
 
 from __future__ import annotations
 
@@ -17,33 +17,52 @@ from monitor.store.convert import (
 )
 
 
-def insert(table: str, columns: Sequence[str], tail: str = "") -> str:
+def insert(table: str, columns: Sequence[str], tail: str = "", *, named: bool = True) -> str:
+    """INSERT of `columns`: named parameters (`:column`, a dict per row) or, with
+    `named=False`, positional ones (a tuple per row in `columns` order; cheaper)."""
     names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
+    values = ", ".join(f":{c}" if named else "?" for c in columns)
     return f"INSERT INTO {table} ({names}) VALUES ({values}) {tail}"
 
 
+INSERT_LISTING = insert("listings", LISTING_COLUMNS, named=False)
 UPSERT_LISTING = insert(
     "listings",
     LISTING_COLUMNS,
     "ON CONFLICT(id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in LISTING_COLUMNS if c != "id"),
+    named=False,
 )
 # The search index of written listings: old entries out, new ones in (set-based;
-# see schema.schema_0002 for why not triggers).
+# see schema.schema_0002 for why not triggers). In rowid order: FTS5 writes its
+# pending terms to disk whenever a rowid is lower than the previous one, so the
+# id order the IN list would give costs one flush (a new segment) per row.
 FTS_FORGET = (
     "INSERT INTO listings_fts (listings_fts, rowid, title, seller, first_post) "
     "SELECT 'delete', rowid, title, seller, first_post FROM listings "
-    "WHERE id IN (SELECT value FROM json_each(?))"
+    "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
 )
 FTS_INDEX = (
     "INSERT INTO listings_fts (rowid, title, seller, first_post) "
     "SELECT rowid, title, seller, first_post FROM listings "
-    "WHERE id IN (SELECT value FROM json_each(?))"
+    "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
 )
+EXISTING_LISTINGS = "SELECT id FROM listings WHERE id IN (SELECT value FROM json_each(?))"
+# A quiet crawl's one statement: every listing seen again, unchanged.
+TOUCH_LISTINGS = (
+    "UPDATE listings SET last_seen = max(last_seen, ?) WHERE id IN (SELECT value FROM json_each(?))"
+)
+UPDATE_SOURCE = """
+    UPDATE sources SET
+        last_crawl = :finished,
+        last_ok = coalesce(:ok, last_ok),
+        failure_streak = CASE WHEN :healthy THEN 0 ELSE failure_streak + 1 END,
+        state = :state
+    WHERE name = :name
+"""
 INSERT_ALERT = insert("alerts", ALERT_COLUMNS, "ON CONFLICT(event_id, rule, target) DO NOTHING")
 INSERT_CRAWL = insert("crawls", CRAWL_COLUMNS)
-INSERT_EVENT = insert("events", EVENT_COLUMNS)
+INSERT_EVENT = insert("events", EVENT_COLUMNS, named=False)
 INSERT_VERIFICATION = (
     "INSERT INTO verifications (listing_id, crawl_id, at, url, verdict, reason, status) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
