@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from monitor.fetch import Fetcher, Politeness
-from monitor.fetch.politeness import PriorityGate
 from monitor.models import Page, PageOutcome
 from tests.test_fetch_live import (
     HOST,
@@ -130,68 +129,3 @@ def test_min_delay_spaces_requests_to_a_host(monkeypatch: pytest.MonkeyPatch) ->
 
     asyncio.run(go())
     assert slept == [5.0]
-
-
-def test_gate_admits_the_lowest_ticket_first() -> None:
-    async def go() -> list[int]:
-        gate = PriorityGate(1)
-        admitted: list[int] = []
-        await gate.acquire(5)  # the slot is taken
-
-        async def wait(ticket: int) -> None:
-            await gate.acquire(ticket)
-            admitted.append(ticket)
-            gate.release()
-
-        waiters = [asyncio.create_task(wait(t)) for t in (7, 3, 9, 3, 1)]
-        await asyncio.sleep(0)
-        gate.release()
-        await asyncio.gather(*waiters)
-        return admitted
-
-    assert asyncio.run(go()) == [1, 3, 3, 7, 9]
-
-
-def test_gate_loses_no_slot_to_cancelled_waiters() -> None:
-    async def go() -> int:
-        gate = PriorityGate(2)
-        await gate.acquire(0)
-        await gate.acquire(0)
-        cancelled = asyncio.create_task(gate.acquire(1))
-        granted_then_cancelled = asyncio.create_task(gate.acquire(2))
-        await asyncio.sleep(0)
-        cancelled.cancel()
-        gate.release()  # goes to ticket 2 (ticket 1 is cancelled) ...
-        granted_then_cancelled.cancel()  # ... which is cancelled before it runs
-        for task in (cancelled, granted_then_cancelled):
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        gate.release()
-        # both slots are free again: two acquires pass without waiting
-        await asyncio.wait_for(gate.acquire(3), 1)
-        await asyncio.wait_for(gate.acquire(3), 1)
-        return gate._free
-
-    assert asyncio.run(go()) == 0
-
-
-def test_pages_of_a_started_crawl_go_before_new_crawls() -> None:
-    async def go() -> list[str]:
-        politeness = Politeness(1)
-        order: list[str] = []
-        first, second = politeness.ticket(), politeness.ticket()
-
-        async def request(host: str, ticket: int, label: str) -> None:
-            async with politeness.slot(host, 0.0, ticket):
-                order.append(label)
-                await asyncio.sleep(0)
-
-        async with politeness.slot("a.onion", 0.0, first):  # page 1 of crawl A runs
-            new = asyncio.create_task(request("b.onion", second, "B page 1"))
-            await asyncio.sleep(0)
-            more = asyncio.create_task(request("c.onion", first, "A verification"))
-            await asyncio.sleep(0)
-        await asyncio.gather(new, more)
-        return order
-
-    assert asyncio.run(go()) == ["A verification", "B page 1"]

@@ -179,7 +179,6 @@ class Fetcher:
         self._proxy = (parts.hostname or "", parts.port or 0, parts.username)
         self._host = (urlsplit(source.url).hostname or "").lower()
         self._politeness = politeness or Politeness(tor.max_concurrency)
-        self._ticket = self._politeness.ticket()  # earlier Fetchers' requests go first
         self._lock = asyncio.Lock()
         transport, self._tracker = _transport(proxy, tls)
         self._client = httpx.AsyncClient(
@@ -264,7 +263,7 @@ class Fetcher:
     async def _get_polite(self, url: str) -> tuple[int, str | None, str, int]:
         """One attempt: wait for the host's turn, then fetch within the total time cap."""
         timeout = self.source.timeout
-        async with self._politeness.slot(self._host, self.source.min_delay, self._ticket):
+        async with self._politeness.slot(self._host, self.source.min_delay):
             try:
                 async with asyncio.timeout(timeout):
                     return await self._get_once(url)
