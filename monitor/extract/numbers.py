@@ -76,26 +76,31 @@ _MAGNITUDES = {
     "billions": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9, "миллиардов": 1e9,
     "лям": 1e6, "ляма": 1e6, "лямов": 1e6, "лимон": 1e6, "лимонов": 1e6, "тыщ": 1e3,
     "萬": 1e4, "億": 1e8, "十亿": 1e9, "百亿": 1e10,
+    # common misspellings
+    "milion": 1e6, "milions": 1e6, "millon": 1e6, "millons": 1e6, "billon": 1e9,
+    "billons": 1e9, "bilion": 1e9, "bilions": 1e9,
 }  # fmt: skip
 _MAGNITUDE = alternation(_MAGNITUDES)
 _NOUNS = (
-    r"records?|rows?|lines?|users?|accounts?|accs|customers?|clients?|citizens?"
+    r"records?|recs?|rows?|lines?|lns|users?|accounts?|accs|accts|customers?|clients?|citizens?"
     r"|e-?mails?|mails|entries|entry|people|persons?|members?|profiles?|subscribers?"
     r"|patients?|students?|employees?|contacts?|phones?|numbers|cards|logins?"
     r"|credentials|creds|combos?|passwords?|hashes|leads|documents|docs|identities"
     r"|voters?|individuals|residents|orders|victims|players|passports?|ssns|devices"
     r"|passengers?|buyers?|shoppers?|guests?|borrowers?|subscriptions?|holders?|applicants?"
+    r"|shells|sites|websites|domains|hosts|bots|pcs|wallets|transactions|logs"
     r"|строк[аи]?|строчек|записей|записи|запись|аккаунт(?:ов|а|ы)?|акков|юзеров"
     r"|пользовател(?:ей|я|и)|клиент(?:ов|а|ы)?|абонент(?:ов|а|ы)?|человек|граждан"
     r"|номер(?:ов|а)?|телефон(?:ов|а)?|почт|мыл|контакт(?:ов|а|ы)?|паспорт(?:ов|а)?"
     r"|лидов|заказ(?:ов|а)?|сотрудник(?:ов|а)?|пациент(?:ов|а)?|профил(?:ей|я|и)"
+    r"|логов|уч[её]т(?:ок|ки)|анкет|полисов|шт"
 )
-_ZH_NOUNS = r"条|人|个|名|行|户|位|用户|账号|账户|帐号|记录|数据"
+_ZH_NOUNS = r"条|人(?!民)|个(?!月)|名|行|户|位|份|笔|用户|账号|账户|帐号|记录|数据"
 _CJK = r"\u3400-\u9fff"
 
 # All matching runs on lower-cased text (IGNORECASE makes big alternations slow).
 _CANDIDATE = re.compile(
-    rf"(?=\d)(?<![{_LETTER}_.,'+])(?<![{_LETTER}]-)({NUMBER})(?![.,]?\d)"
+    rf"(?=\d)(?<![{_LETTER}.,'+])({NUMBER})(?![.,]?\d)"
     rf"(?:( ?)({_MAGNITUDE})(?![{_LETTER}]))?(?![{_LETTER}])"
 )
 _NOUN = re.compile(rf"\b(?:{_NOUNS})\b|(?:{_ZH_NOUNS})")
@@ -108,18 +113,38 @@ _GLUE_BEFORE = re.compile(
 _NOUN_REACH = 48  # characters between a number and its count noun, at most
 # What makes a number something else than a count.
 _UNIT_AFTER = re.compile(
-    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|[gt](?![a-zа-я])|%|"
+    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|гиг|метров|[gt](?![a-zа-я])|%|"
+    r"(?:kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт)|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
-    r"руб|долл|бакс|биткоин|元|美元|块|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
+    r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
     r"|fps|hz|mah|mp|px)(?![a-zа-я]))"
 )
 _BEFORE = re.compile(
     r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|eth|ltc|us\$))\s?$"
-    r"|\b(?:price|cost|цена|стоимость|старт|start|step|шаг|blitz|блиц)\s?[:\-–—=]?\s?$"
+    r"|\b(?:price|cost|цена|стоимость|старт|start|step|шаг|blitz|блиц|revenue|rev|turnover"
+    r"|оборот|выручк[аи]|доход)\s?[:\-–—=]?\s?$"
     r"|\b(?:geforce|rtx|gtx|gts|quadro|radeon|rx|iphone|galaxy|pixel|xeon|ryzen|i[3579]"
     r"|celeron|pentium|snapdragon|model|ver|version|v|windows|win|android|ios|ps|xbox"
-    r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|№|#)\.?\s?$"
+    r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|top|топ|tier|level"
+    r"|lvl|rank|page|стр|часть|том|№|#)\.?\s?$"
+    r"|(?:前|第|价格|售价)\s?$"
 )
+# A number after "per" or "/" following a price is a pricing unit ("50$ per 1k lines",
+# "по 30$ за 10к строк", "$5/1k"), not the count on sale.
+_PER = re.compile(
+    r"(?:\bper|每|\bпо [^,;|]{1,16} за|(?:[$€£₽¥₿元]|\b(?:usd[tc]?|eur|btc|xmr)) ?/)\s?$"
+)
+_DASHED = re.compile(rf"(?<![{_LETTER}])[^\W\d_]{{2,}}-$")  # "bank-" of "bank-1.2M-rows"
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+# A Chinese numeral starts with a digit or 十 ("千万" alone is an adverb, "万能" a word)
+# and is not an ordinal or a rank ("第二", "前十").
+_ZH_NUMERAL = re.compile(
+    r"(?<![零〇一二两三四五六七八九十百千万亿第前])[一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
+)
+_ZH_MAGNITUDE = re.compile(r"[千万亿]")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGIT_BEFORE = re.compile(r"\d[ \-/(]$")
 _DIGIT_AFTER = re.compile(r"[ \-/)]\d")
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -156,6 +181,13 @@ def parse_records(text: str) -> Records | None:
         found = _candidate(text, low, match, nouns)
         if found is not None and (best is None or found[:2] > best[:2]):
             best = found
+    if not low.isascii():
+        for match in _ZH_NUMERAL.finditer(low):
+            if nouns is None:
+                nouns = [m.span() for m in _NOUN.finditer(low)]
+            found = _zh_candidate(text, low, match, nouns)
+            if found is not None and (best is None or found[:2] > best[:2]):
+                best = found
     if best is None:
         return None
     return Records(count=best[1], raw=best[2])
@@ -169,8 +201,20 @@ def _candidate(
     start, end = match.start(), match.end()
     if magnitude == "к" and space:  # "200 к ..." is a preposition
         magnitude, end = None, match.end(1)
-    if _UNIT_AFTER.match(low, end) or _BEFORE.search(low, max(0, start - 16), start):
+    if (
+        _UNIT_AFTER.match(low, end)
+        or _BEFORE.search(low, max(0, start - 16), start)
+        or _PER.search(low, max(0, start - 28), start)
+    ):
         return None
+    glued = low[start - 1] if start else ""
+    if glued == "_" and not magnitude:
+        return None  # "tid_123"; "users_180k.sql" counts
+    dashed = glued == "-" and start >= 2 and low[start - 2].isalnum()
+    if dashed and not (magnitude and _DASHED.search(low, max(0, start - 24), start)):
+        return None  # a model or an identifier: "i7-9700K", "COVID-19", "CVE-2023-…"
+    if number.count(".") == 3 and not magnitude and not number.endswith(".000"):
+        return None  # an IPv4 address: "185.100.200.150"
     plain = number.isdigit()
     if not magnitude and (
         _DIGIT_AFTER.match(low, end) or _DIGIT_BEFORE.search(low, max(0, start - 2), start)
@@ -184,7 +228,60 @@ def _candidate(
     count = round(value)
     if not 1 <= count <= _MAX_COUNT:
         return None
-    year = plain and not magnitude and _YEAR.fullmatch(number)
+    year = plain and not magnitude and _YEAR.fullmatch(number) is not None
+    bare = not magnitude and (plain or count < 1000)
+    return _attach(text, low, (start, end), nouns, count, year=year, bare=bare)
+
+
+def _zh_candidate(
+    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
+) -> tuple[bool, int, str] | None:
+    """(noun attached, count, raw) for one Chinese numeral ("十万", "两千万条"), or None.
+    The numeral must end the word or carry a count noun: "十万火急" is an idiom."""
+    start, end = match.span()
+    if end < len(low) and _CJK_CHAR.match(low, end) and not _NOUN.match(low, end):
+        return None
+    if _BEFORE.search(low, max(0, start - 16), start):
+        return None
+    count = zh_numeral_value(match[0])
+    if not 1 <= count <= _MAX_COUNT:
+        return None
+    bare = count < 1000 or not _ZH_MAGNITUDE.search(match[0])
+    return _attach(text, low, (start, end), nouns, count, year=False, bare=bare)
+
+
+def zh_numeral_value(numeral: str) -> int:
+    """The value of a Chinese numeral in digits and units: 十二万 = 120000,
+    两千万 = 20000000, 一亿五千万 = 150000000."""
+    total = section = digit = 0
+    for char in numeral:
+        if char in _ZH_DIGITS:
+            digit = _ZH_DIGITS[char]
+        elif char in _ZH_UNITS:
+            section += (digit or 1) * _ZH_UNITS[char]
+            digit = 0
+        elif char == "万":
+            section = (section + digit or 1) * 10**4
+            digit = 0
+        else:  # 亿
+            total = (total + section + digit or 1) * 10**8
+            section = digit = 0
+    return total + section + digit
+
+
+def _attach(
+    text: str,
+    low: str,
+    span: tuple[int, int],
+    nouns: list[tuple[int, int]],
+    count: int,
+    *,
+    year: bool,
+    bare: bool,
+) -> tuple[bool, int, str] | None:
+    """(noun attached, count, raw) for a number at `span`: a count noun after it (or,
+    unless it looks like a year, before it) attaches; a `bare` number needs one."""
+    start, end = span
     glue = _GLUE_RIGHT_AFTER if year else _GLUE_AFTER  # "2019" counts only as "2019 users"
     after = next(
         (e for s, e in nouns if end <= s <= end + _NOUN_REACH and glue.fullmatch(low, end, s)),
@@ -200,7 +297,7 @@ def _candidate(
             ),
             None,
         )
-    if after is None and before is None and not magnitude and (plain or count < 1000):
+    if after is None and before is None and bare:
         return None  # a bare number: an id, a rank, a year, a page
     raw = text[before if before is not None else start : after if after is not None else end]
     return after is not None or before is not None, count, raw.strip()
