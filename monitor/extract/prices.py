@@ -56,13 +56,28 @@ _AMOUNT = re.compile(
     rf"({NUMBER})(?![.,]?\d)(?: ?({alternation(_MAGNITUDES)})(?![{_L}]))?"
     rf"(?: ?(?:([$€£₽₿¥￥₴])(?! ?\d)|{_CODE}))?"
 )
-_CURRENCY_BEFORE = re.compile(rf"(?:(us\$|[$€£₽₿¥￥₴])|(?<![{_L}]){_CODE} ?[:\-]?) ?$")
+_CURRENCY_BEFORE = re.compile(
+    rf"(?:(us\$|[$€£₽₿¥￥₴])|(?<![{_L}]){_CODE} ?[:\-]?( ?(?:only|just|всего|только))?) ?$"
+)
+# A labelled amount without a currency ("price: 2k", "Цена: 2к", "价格 5000") is a
+# price whose currency is not stated.
+_PRICE_LABEL = re.compile(
+    r"(?:\b(?:price|asking|цена|стоимость)(?: is)?|价格|售价)\s?[:\-–—=]?\s?$"
+)
+# Money that is no price: a company's revenue on an access sale ("Revenue $50M").
+_REVENUE_BEFORE = re.compile(
+    r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*)|营收|营业额)"
+    r"[\s:=~≈\-–—]*(?:of |около |более )?$"
+)
+_REVENUE_AFTER = re.compile(r" ?(?:revenue|rev\b|turnover|оборот|выручк|营收)")
+_WORD_AFTER = re.compile(rf" ?[{_L}]")
 _RANGE_BEFORE = re.compile(
     rf"(?<![\d.,])({NUMBER})(?: ?({alternation(_MAGNITUDES)}))? ?(?:-|–|—|~|до|to) ?$"
 )
 _RANGE_AFTER = re.compile(r" ?(?:-|–|—|~|до|to) ?$")
 _GLUED = re.compile(rf"[{_L}\d.,]")  # before an amount: "v2 btc", "x10$"
 _LETTER = re.compile(rf"[{_L}]")  # after an amount: "$3080ti"
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _LABEL = re.compile(
     r"\b(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid|起拍价?)"
     r"|(step|шаг|increment|加价)"
@@ -74,7 +89,7 @@ _NEGOTIABLE = re.compile(
     r"(?: me)? for (?:the )?(?:price|details|pricing)|(?:dm|pm) me"
     r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable)|договорн\w*|торг(?![а-яё])"
     r"|по договор[её]нности|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм)\b"
-    r"|议价|面议|私聊|可议|价格另议|详谈"
+    r"|(?<!\w)(?:пм|лс)(?!\w)|议价|面议|私聊|可议|价格另议|详谈"
 )
 _FREE = re.compile(
     r"\b(?:free(?! (?:fire|shipping|trial|delivery|vpn|space|text))|for free|gratis)\b"
@@ -90,7 +105,7 @@ class _Offer(NamedTuple):
     start: int  # including its label ("Start 400$")
     end: int
     amount: float
-    currency: str
+    currency: str | None  # None: a labelled amount without a currency ("price: 2k")
     label: str
 
 
@@ -198,30 +213,50 @@ def _offers(low: str) -> list[_Offer]:
     """Every amount with a currency in `low`, in order, with its auction label."""
     offers: list[_Offer] = []
     previous_end = 0
+    cjk = not low.isascii() and _CJK.search(low) is not None
     for match in _AMOUNT.finditer(low):
         number, magnitude, symbol, code = match.groups()
         start, end = match.span()
         lower: _Offer | None = None
+        upper_of: _Offer | None = None
+        currency: str | None
         if symbol or code:
             currency = _SYMBOLS[symbol] if symbol else _CODES[code]
             if start and _GLUED.match(low, start - 1):
                 continue  # "v2 btc", "x10$"
+        elif cjk and low.startswith("u", end) and not _LETTER.match(low, end + 1):
+            currency, end = "USDT", end + 1  # Chinese markets: "500U"
         else:
-            before = _CURRENCY_BEFORE.search(low, max(previous_end, start - 14), start)
-            if before is not None and not _LETTER.match(low, end):
+            before = _CURRENCY_BEFORE.search(low, max(previous_end, start - 20), start)
+            if (
+                before is not None
+                and not _LETTER.match(low, end)
+                and not (before[3] and _WORD_AFTER.match(low, end))  # "BTC only 3 days"
+            ):
                 currency = _SYMBOLS[before[1]] if before[1] else _CODES[before[2]]
                 start = before.start()
             elif offers and _RANGE_AFTER.match(low[offers[-1].end : start]) is not None:
-                currency = offers[-1].currency  # "$500-1000": the upper bound
-                if _LETTER.match(low, end) or start - offers[-1].end > 4:
+                upper_of = offers[-1]
+                currency = upper_of.currency  # "$500-1000": the upper bound
+                if _LETTER.match(low, end) or start - upper_of.end > 4:
                     continue
+            elif (
+                _PRICE_LABEL.search(low, max(previous_end, start - 16), start)
+                and not _LETTER.match(low, end)
+                and not (start and _GLUED.match(low, start - 1))
+            ):
+                currency = None
             else:
                 continue
         value = _value(number, magnitude, currency)
-        if not 0 < value < _MAX_AMOUNT:
+        if not 0 < value < _MAX_AMOUNT or (upper_of is not None and value <= upper_of.amount):
+            continue
+        if _REVENUE_BEFORE.search(low, max(0, start - 24), start) or _REVENUE_AFTER.match(low, end):
             continue
         if symbol or code:
             lower = _range_lower(low, max(previous_end, start - 40), start, currency)
+            if lower is not None and lower.amount >= value:
+                lower = None  # "480k - 0.5 ETH", "2018-2020 — 2 BTC": no range
         label = _LABEL.search(low, max(previous_end, start - 24), (lower or (start,))[0])
         kind = _PLAIN
         if label:
@@ -236,7 +271,7 @@ def _offers(low: str) -> list[_Offer]:
     return offers
 
 
-def _range_lower(low: str, lo: int, start: int, currency: str) -> _Offer | None:
+def _range_lower(low: str, lo: int, start: int, currency: str | None) -> _Offer | None:
     """The lower bound written just before an amount ("500-" of "500-1000$")."""
     match = _RANGE_BEFORE.search(low, lo, start)
     if match is None or (match.start() and _GLUED.match(low, match.start() - 1)):
@@ -248,17 +283,19 @@ def _range_lower(low: str, lo: int, start: int, currency: str) -> _Offer | None:
                   value, currency, _PLAIN)  # fmt: skip
 
 
-def _value(number: str, magnitude: str | None, currency: str) -> float:
+def _value(number: str, magnitude: str | None, currency: str | None) -> float:
     value = number_value(number, prefer_decimal=bool(magnitude) or currency in _CRYPTO)
     return value * _MAGNITUDES[magnitude] if magnitude else value
 
 
 def _choose(offers: list[_Offer]) -> _Offer | None:
-    """The asking price: the start price, else the first plain amount, else buy-now."""
-    for kind in (_START, _PLAIN, _BLITZ):
-        for offer in offers:
-            if offer.label == kind:
-                return offer
+    """The asking price: the start price, else the first plain amount, else buy-now;
+    an amount with a currency before one without."""
+    for stated in (True, False):
+        for kind in (_START, _PLAIN, _BLITZ):
+            for offer in offers:
+                if offer.label == kind and (offer.currency is not None or not stated):
+                    return offer
     return None
 
 
