@@ -46,7 +46,7 @@ def price_of(parsed: ParsedText) -> str:
         return "free"
     price = parsed.price
     if price is not None and price.amount is not None:
-        return f"{price.amount:g} {price.currency or '?'}"
+        return f"{price.amount:.12g} {price.currency or '?'}"
     return "neg" if parsed.negotiable else "-"
 
 

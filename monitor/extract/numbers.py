@@ -78,9 +78,14 @@ _MAGNITUDES = {
     "萬": 1e4, "億": 1e8, "十亿": 1e9, "百亿": 1e10,
     # common misspellings
     "milion": 1e6, "milions": 1e6, "millon": 1e6, "millons": 1e6, "billon": 1e9,
-    "billons": 1e9, "bilion": 1e9, "bilions": 1e9,
+    "billons": 1e9, "bilion": 1e9, "bilions": 1e9, "lac": 1e5, "lacs": 1e5,
+    "лярд": 1e9, "лярда": 1e9, "лярдов": 1e9,
 }  # fmt: skip
 _MAGNITUDE = alternation(_MAGNITUDES)
+# Chinese-market slang, read only in text with Chinese in it: "500w" = 500万, "3kw" = 3千万.
+_ZH_SLANG = {"w": 1e4, "kw": 1e7}
+_MAGNITUDES |= _ZH_SLANG
+_ABBREVIATED = frozenset({"тыс", "млн", "млрд", "mln", "mil", "bn"})  # "300 тыс. руб"
 _NOUNS = (
     r"records?|recs?|rows?|lines?|lns|users?|accounts?|accs|accts|customers?|clients?|citizens?"
     r"|e-?mails?|mails|entries|entry|people|persons?|members?|profiles?|subscribers?"
@@ -99,9 +104,12 @@ _ZH_NOUNS = r"条|人(?!民)|个(?!月)|名|行|户|位|份|笔|用户|账号|�
 _CJK = r"\u3400-\u9fff"
 
 # All matching runs on lower-cased text (IGNORECASE makes big alternations slow).
-_CANDIDATE = re.compile(
-    rf"(?=\d)(?<![{_LETTER}.,'+])({NUMBER})(?![.,]?\d)"
-    rf"(?:( ?)({_MAGNITUDE})(?![{_LETTER}]))?(?![{_LETTER}])"
+_CANDIDATE, _ZH_CANDIDATE = (
+    re.compile(
+        rf"(?=\d)(?<![{_LETTER}.,'+])({NUMBER})(?![.,]?\d)"
+        rf"(?:( ?)({magnitudes})(?![{_LETTER}]))?(?![{_LETTER}])"
+    )
+    for magnitudes in (_MAGNITUDE, f"{_MAGNITUDE}|{alternation(_ZH_SLANG)}")
 )
 _NOUN = re.compile(rf"\b(?:{_NOUNS})\b|(?:{_ZH_NOUNS})")
 _GLUE_AFTER = re.compile(rf"\.? ?\+? ?(?:[-–—:(] ?)?(?:(?:[^\W\d_]+\.? ){{0,2}}|[{_CJK}]{{0,6}})")
@@ -126,7 +134,7 @@ _BEFORE = re.compile(
     r"|\b(?:geforce|rtx|gtx|gts|quadro|radeon|rx|iphone|galaxy|pixel|xeon|ryzen|i[3579]"
     r"|celeron|pentium|snapdragon|model|ver|version|v|windows|win|android|ios|ps|xbox"
     r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|top|топ|tier|level"
-    r"|lvl|rank|page|стр|часть|том|№|#)\.?\s?$"
+    r"|lvl|rank|page|стр|часть|том|iso|zip|postcode|port|rfc|din|гост|индекс|№|#)\.?\s?$"
     r"|(?:前|第|价格|售价)\s?$"
 )
 # A number after "per" or "/" following a price is a pricing unit ("50$ per 1k lines",
@@ -175,13 +183,14 @@ def parse_records(text: str) -> Records | None:
         text = low
     nouns: list[tuple[int, int]] | None = None
     best: tuple[bool, int, str] | None = None
-    for match in _CANDIDATE.finditer(low):
+    cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
+    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
         if nouns is None:
             nouns = [m.span() for m in _NOUN.finditer(low)]
         found = _candidate(text, low, match, nouns)
         if found is not None and (best is None or found[:2] > best[:2]):
             best = found
-    if not low.isascii():
+    if cjk:
         for match in _ZH_NUMERAL.finditer(low):
             if nouns is None:
                 nouns = [m.span() for m in _NOUN.finditer(low)]
@@ -201,8 +210,9 @@ def _candidate(
     start, end = match.start(), match.end()
     if magnitude == "к" and space:  # "200 к ..." is a preposition
         magnitude, end = None, match.end(1)
+    unit_at = end + 1 if magnitude in _ABBREVIATED and low.startswith(".", end) else end
     if (
-        _UNIT_AFTER.match(low, end)
+        _UNIT_AFTER.match(low, unit_at)
         or _BEFORE.search(low, max(0, start - 16), start)
         or _PER.search(low, max(0, start - 28), start)
     ):

@@ -53,7 +53,7 @@ _CODE = rf"({alternation(_CODES)})(?![{_L}])"
 # Every number, with an optional magnitude and currency after it; a currency before
 # it is looked up separately. All matching runs on lower-cased text.
 _AMOUNT = re.compile(
-    rf"({NUMBER})(?![.,]?\d)(?: ?({alternation(_MAGNITUDES)})(?![{_L}]))?"
+    rf"({NUMBER})(?![.,]?\d)(?: ?({alternation(_MAGNITUDES)})(?![{_L}])\.?)?"
     rf"(?: ?(?:([$€£₽₿¥￥₴])(?! ?\d)|{_CODE}))?"
 )
 _CURRENCY_BEFORE = re.compile(
@@ -85,10 +85,12 @@ _LABEL = re.compile(
 )
 _NEGOTIABLE = re.compile(
     r"\b(?:negotiable|obo|(?:or )?best offer|open to offers|make (?:me )?(?:an )?offers?"
-    r"|price on request|(?:dm|pm|message|msg|contact|ask|write|tg|telegram|jabber|xmpp|tox)"
+    r"|price (?:on request|in (?:pm|dm)|via (?:pm|dm))"
+    r"|(?:dm|pm|message|msg|contact|ask|write|tg|telegram|jabber|xmpp|tox)"
     r"(?: me)? for (?:the )?(?:price|details|pricing)|(?:dm|pm) me"
     r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable)|договорн\w*|торг(?![а-яё])"
-    r"|по договор[её]нности|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм)\b"
+    r"|по договор[её]нности|(?:цена )?по запросу"
+    r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм)\b"
     r"|(?<!\w)(?:пм|лс)(?!\w)|议价|面议|私聊|可议|价格另议|详谈"
 )
 _FREE = re.compile(
