@@ -121,7 +121,7 @@ _GLUE_BEFORE = re.compile(
 _NOUN_REACH = 48  # characters between a number and its count noun, at most
 # What makes a number something else than a count.
 _UNIT_AFTER = re.compile(
-    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|гиг|метров|[gt](?![a-zа-я])|%|"
+    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|megs?|гиг|мег|метров|[gt](?![a-zа-я])|%|"
     r"(?:kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт)|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
     r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
@@ -135,12 +135,15 @@ _BEFORE = re.compile(
     r"|celeron|pentium|snapdragon|model|ver|version|v|windows|win|android|ios|ps|xbox"
     r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|top|топ|tier|level"
     r"|lvl|rank|page|стр|часть|том|iso|zip|postcode|port|rfc|din|гост|индекс|№|#)\.?\s?$"
-    r"|(?:前|第|价格|售价)\s?$"
+    r"|(?:前|第|价格|售价|营收|营业额)\s?$"
 )
 # A number after "per" or "/" following a price is a pricing unit ("50$ per 1k lines",
 # "по 30$ за 10к строк", "$5/1k"), not the count on sale.
 _PER = re.compile(
     r"(?:\bper|每|\bпо [^,;|]{1,16} за|(?:[$€£₽¥₿元]|\b(?:usd[tc]?|eur|btc|xmr)) ?/)\s?$"
+)
+_PRICE_FOR = re.compile(
+    r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|руб\w*|бакс\w*|долл\w*|евро)) (?:за|for) $"
 )
 _DASHED = re.compile(rf"(?<![{_LETTER}])[^\W\d_]{{2,}}-$")  # "bank-" of "bank-1.2M-rows"
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -182,7 +185,7 @@ def parse_records(text: str) -> Records | None:
     if len(low) != len(text):  # rare letters whose lower case is longer
         text = low
     nouns: list[tuple[int, int]] | None = None
-    best: tuple[bool, int, str] | None = None
+    best: tuple[int, int, str] | None = None
     cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
     for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
         if nouns is None:
@@ -204,8 +207,10 @@ def parse_records(text: str) -> Records | None:
 
 def _candidate(
     text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
-) -> tuple[bool, int, str] | None:
-    """(noun attached, count, raw) for one number, or None if it is no count."""
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for one number, or None if it is no count. Rank 2: a count
+    noun is attached; 1: a bare count; 0: what a price is for ("200$ за 100к строк"),
+    which counts only when nothing else does."""
     number, space, magnitude = match.group(1, 2, 3)
     start, end = match.start(), match.end()
     if magnitude == "к" and space:  # "200 к ..." is a preposition
@@ -240,13 +245,16 @@ def _candidate(
         return None
     year = plain and not magnitude and _YEAR.fullmatch(number) is not None
     bare = not magnitude and (plain or count < 1000)
-    return _attach(text, low, (start, end), nouns, count, year=year, bare=bare)
+    found = _attach(text, low, (start, end), nouns, count, year=year, bare=bare)
+    if found is not None and _PRICE_FOR.search(low, max(0, start - 16), start):
+        return 0, found[1], found[2]
+    return found
 
 
 def _zh_candidate(
     text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
-) -> tuple[bool, int, str] | None:
-    """(noun attached, count, raw) for one Chinese numeral ("十万", "两千万条"), or None.
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for one Chinese numeral ("十万", "两千万条"), or None.
     The numeral must end the word or carry a count noun: "十万火急" is an idiom."""
     start, end = match.span()
     if end < len(low) and _CJK_CHAR.match(low, end) and not _NOUN.match(low, end):
@@ -288,8 +296,8 @@ def _attach(
     *,
     year: bool,
     bare: bool,
-) -> tuple[bool, int, str] | None:
-    """(noun attached, count, raw) for a number at `span`: a count noun after it (or,
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for a number at `span`: a count noun after it (or,
     unless it looks like a year, before it) attaches; a `bare` number needs one."""
     start, end = span
     glue = _GLUE_RIGHT_AFTER if year else _GLUE_AFTER  # "2019" counts only as "2019 users"
@@ -310,4 +318,4 @@ def _attach(
     if after is None and before is None and bare:
         return None  # a bare number: an id, a rank, a year, a page
     raw = text[before if before is not None else start : after if after is not None else end]
-    return after is not None or before is not None, count, raw.strip()
+    return 2 if after is not None or before is not None else 1, count, raw.strip()
