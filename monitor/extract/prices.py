@@ -81,7 +81,8 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LABEL = re.compile(
     r"\b(?:(start(?:ing)?(?: price| bid)?|старт(?:овая)?(?: цена)?|min(?:imum)? bid|起拍价?)"
     r"|(step|шаг|increment|加价)"
-    r"|(blitz|блиц|buy ?now|buyout|bin|instant|выкуп|автовыкуп|一口价))[^\w$€£₽₿¥]*$"
+    r"|(blitz|блиц|buy ?now|buyout|bin|instant|выкуп|автовыкуп|一口价)"
+    r"|(was|(?:original|old|regular) price(?: was)?|старая цена|было|原价))[^\w$€£₽₿¥]*$"
 )
 _NEGOTIABLE = re.compile(
     r"\b(?:negotiable|obo|(?:or )?best offer|open to offers|make (?:me )?(?:an )?offers?"
@@ -99,8 +100,9 @@ _FREE = re.compile(
 )
 _JOIN_GAP = 40  # price texts closer than this belong to one offer ("10 BTC or $200k")
 _MAX_AMOUNT = 1e12
-_START, _PLAIN, _STEP, _BLITZ = "start", "plain", "step", "blitz"
-_KINDS = {_START: "start", _STEP: "step", _BLITZ: "blitz", _PLAIN: "alternative"}
+_START, _PLAIN, _STEP, _BLITZ, _OLD = "start", "plain", "step", "blitz", "old"
+_KINDS = {_START: "start", _STEP: "step", _BLITZ: "blitz", _PLAIN: "alternative",
+          _OLD: "alternative"}  # fmt: skip
 
 
 class _Offer(NamedTuple):
@@ -152,7 +154,7 @@ def parse_prices(text: str, rates: Mapping[str, float] | None = None) -> tuple[P
         None,
     )  # fmt: skip
     negotiable = bool(deals)
-    kind = "ask" if chosen.label == _PLAIN else chosen.label
+    kind = "ask" if chosen.label in (_PLAIN, _OLD) else chosen.label
     primary = Price(
         amount=chosen.amount,
         currency=chosen.currency,
@@ -262,7 +264,7 @@ def _offers(low: str) -> list[_Offer]:
         label = _LABEL.search(low, max(previous_end, start - 24), (lower or (start,))[0])
         kind = _PLAIN
         if label:
-            kind = _START if label[1] else _STEP if label[2] else _BLITZ
+            kind = _START if label[1] else _STEP if label[2] else _BLITZ if label[3] else _OLD
         if lower is not None:
             offers.append(lower._replace(label=kind, start=label.start() if label else lower[0]))
             kind = _PLAIN  # the upper bound is an alternative
@@ -291,10 +293,10 @@ def _value(number: str, magnitude: str | None, currency: str | None) -> float:
 
 
 def _choose(offers: list[_Offer]) -> _Offer | None:
-    """The asking price: the start price, else the first plain amount, else buy-now;
-    an amount with a currency before one without."""
+    """The asking price: the start price, else the first plain amount, else buy-now,
+    else a struck-out old price; an amount with a currency before one without."""
     for stated in (True, False):
-        for kind in (_START, _PLAIN, _BLITZ):
+        for kind in (_START, _PLAIN, _BLITZ, _OLD):
             for offer in offers:
                 if offer.label == kind and (offer.currency is not None or not stated):
                     return offer
