@@ -127,22 +127,43 @@ _UNIT_AFTER = re.compile(
     r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
     r"|fps|hz|mah|mp|px)(?![a-zа-я]))"
 )
-_BEFORE = re.compile(
-    r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|eth|ltc|us\$))\s?$"
-    r"|\b(?:price|cost|цена|стоимость|старт|start|step|шаг|blitz|блиц|revenue|rev|turnover"
-    r"|оборот|выручк[аи]|доход)\s?[:\-–—=]?\s?$"
-    r"|\b(?:employees|staff|headcount|сотрудник\w*|员工(?:人?数)?)\s?[:\-–—=]\s?$"
-    r"|\b(?:geforce|rtx|gtx|gts|quadro|radeon|rx|iphone|galaxy|pixel|xeon|ryzen|i[3579]"
-    r"|celeron|pentium|snapdragon|model|ver|version|v|windows|win|android|ios|ps|xbox"
-    r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|top|топ|tier|level"
-    r"|lvl|rank|page|стр|часть|том|iso|zip|postcode|port|rfc|din|гост|индекс|№|#)\.?\s?$"
-    r"|(?:前|第|价格|售价|营收|营业额)\s?$"
+
+
+def _reversed(words: Iterable[str]) -> str:
+    """An alternation of `words` spelt backwards (for _NOT_COUNT_BEFORE)."""
+    return alternation(word[::-1] for word in words)
+
+
+# What, written just before a number, makes it something else than a count: a
+# currency, a price or revenue label, a company-size label ("Employees: 40"), a model,
+# version, part or rank word, an ISO/ZIP/port label, or a pricing unit ("50$ per 1k
+# lines", "по 30$ за 10к строк", "$5/1k", "每1万条"). Matched once, anchored, against
+# the reversed text before the number: cheaper than searching a window for "…$".
+_CURRENCY_WORDS = ("usd", "usdt", "usdc", "eur", "btc", "xmr", "eth", "ltc")
+_LABEL_WORDS = ("price", "cost", "цена", "стоимость", "старт", "start", "step", "шаг",
+                "blitz", "блиц", "revenue", "rev", "turnover", "оборот", "выручка",
+                "выручки", "доход")  # fmt: skip
+_COMPANY_WORDS = ("employees", "staff", "headcount", "сотрудников", "сотрудники", "员工",
+                  "员工数", "员工人数")  # fmt: skip
+_MODEL_WORDS = (
+    "geforce", "rtx", "gtx", "gts", "quadro", "radeon", "rx", "iphone", "galaxy", "pixel",
+    "xeon", "ryzen", "i3", "i5", "i7", "i9", "celeron", "pentium", "snapdragon", "model",
+    "ver", "version", "v", "windows", "win", "android", "ios", "ps", "xbox", "series",
+    "type", "cve", "part", "vol", "volume", "chapter", "ep", "episode", "season", "gen",
+    "no", "top", "топ", "tier", "level", "lvl", "rank", "page", "стр", "часть", "том",
+    "iso", "zip", "postcode", "port", "rfc", "din", "гост", "индекс",
+)  # fmt: skip
+_CJK_BEFORE_WORDS = ("前", "第", "价格", "售价", "营收", "营业额")
+_NOT_COUNT_BEFORE = re.compile(
+    rf"\s?(?:[$€£₽¥₿#№]|(?:{_reversed(_CURRENCY_WORDS)})\b"
+    rf"|[:\-–—=]?\s?(?:{_reversed(_LABEL_WORDS)})\b"
+    rf"|[:\-–—=]\s?(?:{_reversed(_COMPANY_WORDS)})\b"
+    rf"|\.?(?:{_reversed(_MODEL_WORDS)})\b"
+    rf"|{_reversed(_CJK_BEFORE_WORDS)}"
+    rf"|rep\b|每|аз [^,;|]{{1,16}} оп\b"
+    rf"|/ ?(?:[$€£₽¥₿元]|(?:{_reversed(_CURRENCY_WORDS)})\b))"
 )
-# A number after "per" or "/" following a price is a pricing unit ("50$ per 1k lines",
-# "по 30$ за 10к строк", "$5/1k"), not the count on sale.
-_PER = re.compile(
-    r"(?:\bper|每|\bпо [^,;|]{1,16} за|(?:[$€£₽¥₿元]|\b(?:usd[tc]?|eur|btc|xmr)) ?/)\s?$"
-)
+_BEFORE_REACH = 28
 _PRICE_FOR = re.compile(
     r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|руб\w*|бакс\w*|долл\w*|евро)) (?:за|for) $"
 )
@@ -181,17 +202,24 @@ def parse_count(text: str) -> int | None:
 
 def parse_records(text: str) -> Records | None:
     """The record count stated in `text` (a title or a count field), else None."""
-    text = normalize(text[:2000])
+    return records_in(normalize(text[:2000]))
+
+
+def records_in(text: str) -> Records | None:
+    """`parse_records` of a text already normalised by `normalize`."""
     low = text.lower()
     if len(low) != len(text):  # rare letters whose lower case is longer
         text = low
     nouns: list[tuple[int, int]] | None = None
+    per: bool | None = None
     best: tuple[int, int, str] | None = None
     cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
     for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
         if nouns is None:
             nouns = [m.span() for m in _NOUN.finditer(low)]
-        found = _candidate(text, low, match, nouns)
+        if per is None:
+            per = "за" in low or "for" in low
+        found = _candidate(text, low, match, nouns, per=per)
         if found is not None and (best is None or found[:2] > best[:2]):
             best = found
     if cjk:
@@ -207,7 +235,7 @@ def parse_records(text: str) -> Records | None:
 
 
 def _candidate(
-    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
+    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]], *, per: bool
 ) -> tuple[int, int, str] | None:
     """(rank, count, raw) for one number, or None if it is no count. Rank 2: a count
     noun is attached; 1: a bare count; 0: what a price is for ("200$ за 100к строк"),
@@ -217,10 +245,8 @@ def _candidate(
     if magnitude == "к" and space:  # "200 к ..." is a preposition
         magnitude, end = None, match.end(1)
     unit_at = end + 1 if magnitude in _ABBREVIATED and low.startswith(".", end) else end
-    if (
-        _UNIT_AFTER.match(low, unit_at)
-        or _BEFORE.search(low, max(0, start - 16), start)
-        or _PER.search(low, max(0, start - 28), start)
+    if _UNIT_AFTER.match(low, unit_at) or _NOT_COUNT_BEFORE.match(
+        low[max(0, start - _BEFORE_REACH) : start][::-1]
     ):
         return None
     glued = low[start - 1] if start else ""
@@ -247,7 +273,7 @@ def _candidate(
     year = plain and not magnitude and _YEAR.fullmatch(number) is not None
     bare = not magnitude and (plain or count < 1000)
     found = _attach(text, low, (start, end), nouns, count, year=year, bare=bare)
-    if found is not None and _PRICE_FOR.search(low, max(0, start - 16), start):
+    if found is not None and per and _PRICE_FOR.search(low, max(0, start - 16), start):
         return 0, found[1], found[2]
     return found
 
@@ -260,7 +286,7 @@ def _zh_candidate(
     start, end = match.span()
     if end < len(low) and _CJK_CHAR.match(low, end) and not _NOUN.match(low, end):
         return None
-    if _BEFORE.search(low, max(0, start - 16), start):
+    if _NOT_COUNT_BEFORE.match(low[max(0, start - _BEFORE_REACH) : start][::-1]):
         return None
     count = zh_numeral_value(match[0])
     if not 1 <= count <= _MAX_COUNT:

@@ -56,9 +56,13 @@ _AMOUNT = re.compile(
     rf"({NUMBER})(?![.,]?\d)(?: ?({alternation(_MAGNITUDES)})(?![{_L}])\.?)?"
     rf"(?: ?(?:([$€£₽₿¥￥₴])(?! ?\d)|{_CODE}))?"
 )
-_CURRENCY_BEFORE = re.compile(
-    rf"(?:(us\$|[$€£₽₿¥￥₴])|(?<![{_L}]){_CODE} ?[:\-]?( ?(?:only|just|всего|только))?) ?$"
+# A currency before the amount; "XMR only 3" only where such a word occurs (the
+# variant costs more and is rarely needed).
+_CURRENCY_BEFORE, _CURRENCY_ONLY_BEFORE = (
+    re.compile(rf"(?:(us\$|[$€£₽₿¥￥₴])|(?<![{_L}]){_CODE} ?[:\-]?({filler})) ?$")
+    for filler in ("", " ?(?:only|just|всего|только)|")
 )
+_ONLY_WORDS = ("only", "just", "всего", "только")
 # A labelled amount without a currency ("price: 2k", "Цена: 2к", "价格 5000") is a
 # price whose currency is not stated.
 _PRICE_LABEL = re.compile(
@@ -69,6 +73,8 @@ _REVENUE_BEFORE = re.compile(
     r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*)|营收|营业额)"
     r"[\s:=~≈\-–—]*(?:of |около |более )?$"
 )
+_PRICE_WORDS = ("price", "asking", "цена", "стоимость", "价格", "售价")
+_REVENUE_WORDS = ("rev", "turnover", "annual sales", "оборот", "выручк", "доход", "营收", "营业额")
 _REVENUE_AFTER = re.compile(r" ?(?:revenue|rev\b|turnover|оборот|выручк|营收)")
 _WORD_AFTER = re.compile(rf" ?[{_L}]")
 _RANGE_BEFORE = re.compile(
@@ -86,13 +92,13 @@ _LABEL = re.compile(
 )
 _NEGOTIABLE = re.compile(
     r"\b(?:negotiable|obo|(?:or )?best offer|open to offers|make (?:me )?(?:an )?offers?"
-    r"|price (?:on request|in (?:pm|dm)|via (?:pm|dm))"
     r"|(?:dm|pm|message|msg|contact|ask|write|tg|telegram|jabber|xmpp|tox)"
     r"(?: me)? for (?:the )?(?:price|details|pricing)|(?:dm|pm) me"
-    r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable)|договорн\w*|торг(?![а-яё])"
+    r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable|(?:in|via) (?:pm|dm))"
+    r"|договорн\w*|торг(?![а-яё])"
     r"|по договор[её]нности|(?:цена )?по запросу"
-    r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм)\b"
-    r"|(?<!\w)(?:пм|лс)(?!\w)|议价|面议|私聊|可议|价格另议|详谈"
+    r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм|пм|лс)\b"
+    r"|议价|面议|私聊|可议|价格另议|详谈"
 )
 _FREE = re.compile(
     r"\b(?:free(?! (?:fire|shipping|trial|delivery|vpn|space|text))|for free|gratis)\b"
@@ -122,11 +128,15 @@ def parse_price(text: str, rates: Mapping[str, float] | None = None) -> Price | 
 
 def parse_negotiable(text: str) -> Price | None:
     """A price without an amount when `text` says it is negotiable or on request."""
-    low = normalize(text[:2000]).lower()
+    return negotiable_in(normalize(text[:2000]))
+
+
+def negotiable_in(text: str) -> Price | None:
+    """`parse_negotiable` of a text already normalised by `normalize`."""
+    text, low = _cased(text)
     deals = [m.span() for m in _NEGOTIABLE.finditer(low)]
     if not deals:
         return None
-    text = _display(text, low)
     start, end = _cluster(deals, deals[0])
     return Price(amount=None, currency=None, raw=text[start:end], negotiable=True)
 
@@ -134,8 +144,12 @@ def parse_negotiable(text: str) -> Price | None:
 def parse_prices(text: str, rates: Mapping[str, float] | None = None) -> tuple[Price, ...]:
     """Every price in `text`: the primary one first (kind ask, start or blitz), then
     the others in text order (start, step, blitz, alternative)."""
-    low = normalize(text[:2000]).lower()
-    text = _display(text, low)
+    return prices_in(normalize(text[:2000]), rates)
+
+
+def prices_in(text: str, rates: Mapping[str, float] | None = None) -> tuple[Price, ...]:
+    """`parse_prices` of a text already normalised by `normalize`."""
+    text, low = _cased(text)
     offers = _offers(low)
     chosen = _choose(offers)
     if chosen is None:
@@ -180,7 +194,12 @@ def parse_prices(text: str, rates: Mapping[str, float] | None = None) -> tuple[P
 
 def is_free(text: str) -> bool:
     """True when `text` offers something for free ("Free 272 M DB", "бесплатно", "免费")."""
-    return _FREE.search(normalize(text[:2000]).lower()) is not None
+    return free_in(normalize(text[:2000]))
+
+
+def free_in(text: str) -> bool:
+    """`is_free` of a text already normalised by `normalize`."""
+    return _FREE.search(text.lower()) is not None
 
 
 def is_negotiable(text: str) -> bool:
@@ -207,10 +226,11 @@ def usd_estimate(
     return round(amount * rate, 2)
 
 
-def _display(text: str, low: str) -> str:
-    """The normalised text whose offsets match `low`."""
-    text = normalize(text[:2000])
-    return text if len(text) == len(low) else low
+def _cased(text: str) -> tuple[str, str]:
+    """A normalised text and its lower case, with matching offsets (the lower case
+    twice in the rare case that lower-casing changes the length)."""
+    low = text.lower()
+    return (text if len(text) == len(low) else low), low
 
 
 def _offers(low: str) -> list[_Offer]:
@@ -218,6 +238,7 @@ def _offers(low: str) -> list[_Offer]:
     offers: list[_Offer] = []
     previous_end = 0
     cjk = not low.isascii() and _CJK.search(low) is not None
+    only = labelled = revenue = None  # whether `low` has such words; looked up once needed
     for match in _AMOUNT.finditer(low):
         number, magnitude, symbol, code = match.groups()
         start, end = match.span()
@@ -231,7 +252,10 @@ def _offers(low: str) -> list[_Offer]:
         elif cjk and low.startswith("u", end) and not _LETTER.match(low, end + 1):
             currency, end = "USDT", end + 1  # Chinese markets: "500U"
         else:
-            before = _CURRENCY_BEFORE.search(low, max(previous_end, start - 20), start)
+            if only is None:
+                only = _mentions(low, _ONLY_WORDS)
+            currency_before = _CURRENCY_ONLY_BEFORE if only else _CURRENCY_BEFORE
+            before = currency_before.search(low, max(previous_end, start - 14), start)
             if (
                 before is not None
                 and not _LETTER.match(low, end)
@@ -244,18 +268,25 @@ def _offers(low: str) -> list[_Offer]:
                 currency = upper_of.currency  # "$500-1000": the upper bound
                 if _LETTER.match(low, end) or start - upper_of.end > 4:
                     continue
-            elif (
-                _PRICE_LABEL.search(low, max(previous_end, start - 16), start)
-                and not _LETTER.match(low, end)
-                and not (start and _GLUED.match(low, start - 1))
-            ):
-                currency = None
             else:
-                continue
+                if labelled is None:
+                    labelled = _mentions(low, _PRICE_WORDS)
+                if not (
+                    labelled
+                    and _PRICE_LABEL.search(low, max(previous_end, start - 16), start)
+                    and not _LETTER.match(low, end)
+                    and not (start and _GLUED.match(low, start - 1))
+                ):
+                    continue
+                currency = None
         value = _value(number, magnitude, currency)
         if not 0 < value < _MAX_AMOUNT or (upper_of is not None and value <= upper_of.amount):
             continue
-        if _REVENUE_BEFORE.search(low, max(0, start - 24), start) or _REVENUE_AFTER.match(low, end):
+        if revenue is None:
+            revenue = _mentions(low, _REVENUE_WORDS)
+        if revenue and (
+            _REVENUE_BEFORE.search(low, max(0, start - 24), start) or _REVENUE_AFTER.match(low, end)
+        ):
             continue
         if symbol or code:
             lower = _range_lower(low, max(previous_end, start - 40), start, currency)
@@ -273,6 +304,11 @@ def _offers(low: str) -> list[_Offer]:
         offers.append(_Offer(start, end, value, currency, kind))
         previous_end = end
     return offers
+
+
+def _mentions(low: str, words: tuple[str, ...]) -> bool:
+    """Whether any of `words` occurs in `low` (cheaper than a regex search)."""
+    return any(word in low for word in words)
 
 
 def _range_lower(low: str, lo: int, start: int, currency: str | None) -> _Offer | None:

@@ -31,7 +31,12 @@ _MAX = 2**50
 
 def parse_size(text: str) -> int | None:
     """The largest dump size stated in `text`, in bytes, else None."""
-    low = normalize(text[:2000]).lower()
+    return size_in(normalize(text[:2000]))
+
+
+def size_in(text: str) -> int | None:
+    """`parse_size` of a text already normalised by `normalize`."""
+    low = text.lower()
     best: int | None = None
     for match in _SIZE.finditer(low):
         number, prefix, word, slang, plain, bare = match.groups()
