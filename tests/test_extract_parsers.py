@@ -14,7 +14,7 @@ from monitor.extract import parse_text
 from monitor.extract.country import parse_country
 from monitor.extract.datatypes import TYPES, parse_data_types
 from monitor.extract.dates import parse_posted
-from monitor.extract.numbers import parse_count
+from monitor.extract.numbers import parse_count, parse_records
 from monitor.extract.parse import TextParser
 from monitor.extract.prices import CURRENCIES, parse_prices, usd_estimate
 from monitor.extract.relative import parse_relative
@@ -143,3 +143,6 @@ def test_parsers_never_raise(text: str) -> None:
         assert price.kind in {"ask", "start", "step", "blitz", "alternative"}
     assert parsed.prices[:1] == () or parsed.prices[0].kind in {"ask", "start", "blitz"}
     assert not (parsed.free and parsed.prices)
+    # parse_text normalises once; on texts this short it reads what each parser reads
+    assert (parsed.records, parsed.size_bytes, parsed.span) == (parse_records(text), size, span)
+    assert (parsed.data_types, parsed.country) == (parse_data_types(text), country)
