@@ -153,7 +153,7 @@ _MODEL_WORDS = (
     "no", "top", "топ", "tier", "level", "lvl", "rank", "page", "стр", "часть", "том",
     "iso", "zip", "postcode", "port", "rfc", "din", "гост", "индекс",
 )  # fmt: skip
-_CJK_BEFORE_WORDS = ("前", "第", "价格", "售价", "营收", "营业额")
+_CJK_BEFORE_WORDS = ("前", "第", "价格", "售价", "总价", "单价", "报价", "营收", "营业额")
 _NOT_COUNT_BEFORE = re.compile(
     rf"\s?(?:[$€£₽¥₿#№]|(?:{_reversed(_CURRENCY_WORDS)})\b"
     rf"|[:\-–—=]?\s?(?:{_reversed(_LABEL_WORDS)})\b"
@@ -161,7 +161,7 @@ _NOT_COUNT_BEFORE = re.compile(
     rf"|\.?(?:{_reversed(_MODEL_WORDS)})\b"
     rf"|{_reversed(_CJK_BEFORE_WORDS)}"
     rf"|rep\b|每|аз [^,;|]{{1,16}} оп\b"
-    rf"|/ ?(?:[$€£₽¥₿元]|(?:{_reversed(_CURRENCY_WORDS)})\b))"
+    rf"|/ ?(?:[$€£₽¥₿元]|{_reversed(_CURRENCY_WORDS)}))"
 )
 _BEFORE_REACH = 28
 _PRICE_FOR = re.compile(
@@ -177,6 +177,7 @@ _ZH_NUMERAL = re.compile(
     r"(?<![零〇一二两三四五六七八九十百千万亿第前])[一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
 )
 _ZH_MAGNITUDE = re.compile(r"[千万亿]")
+_ZH_MIXED = re.compile(r"(?<![\d.,])\d{1,4}[万亿](?:\d{1,4}[千百万]){1,2}")  # "1万5千"
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGIT_BEFORE = re.compile(r"\d[ \-/(]$")
 _DIGIT_AFTER = re.compile(r"[ \-/)]\d")
@@ -223,7 +224,7 @@ def records_in(text: str) -> Records | None:
         if found is not None and (best is None or found[:2] > best[:2]):
             best = found
     if cjk:
-        for match in _ZH_NUMERAL.finditer(low):
+        for match in (*_ZH_NUMERAL.finditer(low), *_ZH_MIXED.finditer(low)):
             if nouns is None:
                 nouns = [m.span() for m in _NOUN.finditer(low)]
             found = _zh_candidate(text, low, match, nouns)
@@ -297,9 +298,16 @@ def _zh_candidate(
 
 def zh_numeral_value(numeral: str) -> int:
     """The value of a Chinese numeral in digits and units: 十二万 = 120000,
-    两千万 = 20000000, 一亿五千万 = 150000000."""
+    两千万 = 20000000, 一亿五千万 = 150000000; ASCII digit runs stand for a digit
+    (1万5千 = 15000)."""
     total = section = digit = 0
+    arabic = False
     for char in numeral:
+        if "0" <= char <= "9":
+            digit = digit * 10 + int(char) if arabic else int(char)
+            arabic = True
+            continue
+        arabic = False
         if char in _ZH_DIGITS:
             digit = _ZH_DIGITS[char]
         elif char in _ZH_UNITS:

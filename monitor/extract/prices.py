@@ -66,14 +66,14 @@ _ONLY_WORDS = ("only", "just", "всего", "только")
 # A labelled amount without a currency ("price: 2k", "Цена: 2к", "价格 5000") is a
 # price whose currency is not stated.
 _PRICE_LABEL = re.compile(
-    r"(?:\b(?:price|asking|цена|стоимость)(?: is)?|价格|售价)\s?[:\-–—=]?\s?$"
+    r"(?:\b(?:price|asking|цена|стоимость)(?: is)?|价格|售价|总价|单价|报价|价钱)\s?[:\-–—=]?\s?$"
 )
 # Money that is no price: a company's revenue on an access sale ("Revenue $50M").
 _REVENUE_BEFORE = re.compile(
     r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*)|营收|营业额)"
     r"[\s:=~≈\-–—]*(?:of |около |более )?$"
 )
-_PRICE_WORDS = ("price", "asking", "цена", "стоимость", "价格", "售价")
+_PRICE_WORDS = ("price", "asking", "цена", "стоимость", "价")
 _REVENUE_WORDS = ("rev", "turnover", "annual sales", "оборот", "выручк", "доход", "营收", "营业额")
 _REVENUE_AFTER = re.compile(r" ?(?:revenue|rev\b|turnover|оборот|выручк|营收)")
 _WORD_AFTER = re.compile(rf" ?[{_L}]")
@@ -91,14 +91,15 @@ _LABEL = re.compile(
     r"|(was|(?:original|old|regular) price(?: was)?|старая цена|было|原价))[^\w$€£₽₿¥]*$"
 )
 _NEGOTIABLE = re.compile(
-    r"\b(?:negotiable|obo|(?:or )?best offer|open to offers|make (?:me )?(?:an )?offers?"
+    r"\b(?:(?<!not )(?<!non-)negotiable|obo|(?:or )?best offer|open to offers"
+    r"|make (?:me )?(?:an )?offers?"
     r"|(?:dm|pm|message|msg|contact|ask|write|tg|telegram|jabber|xmpp|tox)"
     r"(?: me)? for (?:the )?(?:price|details|pricing)|(?:dm|pm) me"
     r"|price ?[:\-]? ?(?:dm|pm|ask|on request|negotiable|(?:in|via) (?:pm|dm))"
     r"|договорн\w*|торг(?![а-яё])"
     r"|по договор[её]нности|(?:цена )?по запросу"
     r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм|пм|лс)\b"
-    r"|议价|面议|私聊|可议|价格另议|详谈"
+    r"|(?<!不)议价|面议|私聊|(?<!不)可议|价格另议|详谈"
 )
 _FREE = re.compile(
     r"\b(?:free(?! (?:fire|shipping|trial|delivery|vpn|space|text))|for free|gratis)\b"
@@ -290,6 +291,9 @@ def _offers(low: str) -> list[_Offer]:
             continue
         if symbol or code:
             lower = _range_lower(low, max(previous_end, start - 40), start, currency)
+            if lower is not None and magnitude and lower.amount < value / _MAGNITUDES[magnitude]:
+                # "1.2-1.5k$": the lower bound shares the upper one's magnitude
+                lower = lower._replace(amount=lower.amount * _MAGNITUDES[magnitude])
             if lower is not None and lower.amount >= value:
                 lower = None  # "480k - 0.5 ETH", "2018-2020 — 2 BTC": no range
         label = _LABEL.search(low, max(previous_end, start - 24), (lower or (start,))[0])
