@@ -124,8 +124,9 @@ _UNIT_AFTER = re.compile(
     r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|megs?|гиг|мег|метров|[gt](?![a-zа-я])|%|"
     r"(?:kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт)|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
-    r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
-    r"|fps|hz|mah|mp|px)(?![a-zа-я]))"
+    r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|-bits?(?![a-z])"
+    r"|(?:video|uhd|hdr|tv|monitor|display|resolution|stream|fps|[kmg]?hz|mah|mp|px|bits?|бит)"
+    r"(?![a-zа-я]))"
 )
 
 
@@ -353,4 +354,5 @@ def _attach(
     if after is None and before is None and bare:
         return None  # a bare number: an id, a rank, a year, a page
     raw = text[before if before is not None else start : after if after is not None else end]
-    return 2 if after is not None or before is not None else 1, count, raw.strip()
+    attached = (after is not None or before is not None) and not year  # "2024 voters 8,9M"
+    return 2 if attached else 1, count, raw.strip()

@@ -46,7 +46,7 @@ _CRYPTO = frozenset({"BTC", "XMR", "ETH", "LTC", "TRX", "SOL", "DOGE", "ZEC", "B
 _MAGNITUDES = {
     "k": 1e3, "к": 1e3, "thousand": 1e3, "тыс": 1e3, "kk": 1e6, "кк": 1e6, "m": 1e6,
     "mil": 1e6, "mln": 1e6, "million": 1e6, "млн": 1e6, "лям": 1e6, "ляма": 1e6,
-    "лямов": 1e6, "千": 1e3, "万": 1e4,
+    "лямов": 1e6, "т": 1e3, "千": 1e3, "万": 1e4,
 }  # fmt: skip
 _L = r"a-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters (text is lower-cased)
 _CODE = rf"({alternation(_CODES)})(?![{_L}])"
