@@ -93,7 +93,7 @@ _NOUNS = (
     r"|credentials|creds|combos?|passwords?|hashes|leads|documents|docs|identities"
     r"|voters?|individuals|residents|orders|victims|players|passports?|ssns|devices"
     r"|passengers?|buyers?|shoppers?|guests?|borrowers?|subscriptions?|holders?|applicants?"
-    r"|shells|sites|websites|domains|bots|pcs|wallets|transactions|logs"
+    r"|shells|sites|websites|domains|bots|wallets|transactions|logs"
     r"|строк[аи]?|строчек|записей|записи|запись|аккаунт(?:ов|а|ы)?|акков|юзеров"
     r"|пользовател(?:ей|я|и)|клиент(?:ов|а|ы)?|абонент(?:ов|а|ы)?|человек|граждан"
     r"|номер(?:ов|а)?|телефон(?:ов|а)?|почт|мыл|контакт(?:ов|а|ы)?|паспорт(?:ов|а)?"
@@ -121,7 +121,8 @@ _GLUE_BEFORE = re.compile(
 _NOUN_REACH = 48  # characters between a number and its count noun, at most
 # What makes a number something else than a count.
 _UNIT_AFTER = re.compile(
-    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|megs?|гиг|мег|метров|[gt](?![a-zа-я])|%|"
+    r"\+? ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|megs?|гиг|мег|метров"
+    r"|[gt](?![a-zа-я])|%|"
     r"(?:kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт)|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
     r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|-bits?(?![a-z])"

@@ -70,12 +70,18 @@ _PRICE_LABEL = re.compile(
 )
 # Money that is no price: a company's revenue on an access sale ("Revenue $50M").
 _REVENUE_BEFORE = re.compile(
-    r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*)|营收|营业额)"
+    r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*|ревень?ю)|营收|营业额)"
     r"[\s:=~≈\-–—]*(?:of |около |более )?$"
 )
 _PRICE_WORDS = ("price", "asking", "цена", "стоимость", "价")
-_REVENUE_WORDS = ("rev", "turnover", "annual sales", "оборот", "выручк", "доход", "营收", "营业额")
-_REVENUE_AFTER = re.compile(r" ?(?:revenue|rev\b|turnover|оборот|выручк|营收)")
+_REVENUE_WORDS = ("rev", "turnover", "annual sales", "оборот", "выручк", "доход", "ревен", "营收",
+                  "营业额")  # fmt: skip
+# A fiat amount this big is a company's size on an access sale ("USA | $50M | DA"),
+# not an asking price, unless a price or ransom word stands next to it.
+_BIG_FIAT = 5e6
+_FIAT = frozenset({"USD", "USDT", "USDC", "EUR", "GBP"})
+_PRICE_NEAR = re.compile(r"price|ransom|asking|цена|стоимость|выкуп|价|赎金")
+_REVENUE_AFTER = re.compile(r" ?(?:revenue|rev\b|turnover|оборот|выручк|ревен|营收)")
 _WORD_AFTER = re.compile(rf" ?[{_L}]")
 _RANGE_BEFORE = re.compile(
     rf"(?<![\d.,])({NUMBER})(?: ?({alternation(_MAGNITUDES)}))? ?(?:-|–|—|~|до|to) ?$"
@@ -289,6 +295,12 @@ def _offers(low: str) -> list[_Offer]:
             _REVENUE_BEFORE.search(low, max(0, start - 24), start) or _REVENUE_AFTER.match(low, end)
         ):
             continue
+        if (
+            value >= _BIG_FIAT
+            and currency in _FIAT
+            and not _PRICE_NEAR.search(low, max(0, start - 24), end + 16)
+        ):
+            continue  # revenue without the word
         if symbol or code:
             lower = _range_lower(low, max(previous_end, start - 40), start, currency)
             if lower is not None and magnitude and lower.amount < value / _MAGNITUDES[magnitude]:

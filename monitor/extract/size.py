@@ -15,7 +15,7 @@ from monitor.extract.numbers import NUMBER, normalize, number_value
 
 _POWERS = {"": 0, "k": 1, "к": 1, "m": 2, "м": 2, "g": 3, "г": 3, "t": 4, "т": 4, "p": 5}
 _SIZE = re.compile(
-    rf"(?<![\w.,])({NUMBER})(?![.,]?\d) ?"
+    rf"(?<![\w.,])({NUMBER})(?![.,]?\d)\+? ?"
     r"(?:([kmgtpкмгт])i?(?:b|б|bytes?|байт(?:а|ов)?)"
     r"|(kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт(?:а|ов)?)"
     r"|(gigs?|megs?|гиг(?:а|ов)?|мег(?:а|ов)?|метров|терабайт)"
