@@ -28,6 +28,8 @@ COUNTS = [
     ("272 M", 272_000_000),
     ("900k", 900_000),
     ("5M+ users", 5_000_000),
+    # a records field or a JSON value holding only a number
+    ("1500000", 1_500_000),
     ("~7 mln", 7_000_000),
     ("2 mil accounts", 2_000_000),
     ("4 mm", 4_000_000),

@@ -209,7 +209,8 @@ def parse_records(text: str) -> Records | None:
 
 
 def records_in(text: str) -> Records | None:
-    """`parse_records` of a text already normalised by `normalize`."""
+    """`parse_records` of a text already normalised by `normalize`. A text that is only
+    a plain number other than a year is a count (a records field, a JSON value)."""
     low = text.lower()
     if len(low) != len(text):  # rare letters whose lower case is longer
         text = low
@@ -233,6 +234,10 @@ def records_in(text: str) -> Records | None:
             if found is not None and (best is None or found[:2] > best[:2]):
                 best = found
     if best is None:
+        # a text that is one plain number (a records field, a JSON value) is a count
+        if text.isdigit() and text.isascii() and not _YEAR.fullmatch(text):
+            count = int(text)
+            return Records(count=count, raw=text) if 1 <= count <= _MAX_COUNT else None
         return None
     return Records(count=best[1], raw=best[2])
 
