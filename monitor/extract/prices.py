@@ -68,14 +68,16 @@ _ONLY_WORDS = ("only", "just", "всего", "только")
 _PRICE_LABEL = re.compile(
     r"(?:\b(?:price|asking|цена|стоимость)(?: is)?|价格|售价|总价|单价|报价|价钱)\s?[:\-–—=]?\s?$"
 )
-# Money that is no price: a company's revenue on an access sale ("Revenue $50M").
+# Money that is no price: a company's revenue on an access sale ("Revenue $50M"), an
+# account's balance ("accounts with balance $1k+").
 _REVENUE_BEFORE = re.compile(
-    r"(?:\b(?:revenue|rev|turnover|annual sales|оборот\w*|выручк\w*|доход\w*|ревень?ю)|营收|营业额)"
+    r"(?:\b(?:revenue|rev|turnover|annual sales|balances?|оборот\w*|выручк\w*|доход\w*"
+    r"|ревень?ю|баланс\w*)|营收|营业额|余额)"
     r"[\s:=~≈\-–—]*(?:of |около |более )?$"
 )
 _PRICE_WORDS = ("price", "asking", "цена", "стоимость", "价")
-_REVENUE_WORDS = ("rev", "turnover", "annual sales", "оборот", "выручк", "доход", "ревен", "营收",
-                  "营业额")  # fmt: skip
+_REVENUE_WORDS = ("rev", "turnover", "annual sales", "balance", "оборот", "выручк", "доход",
+                  "ревен", "баланс", "营收", "营业额", "余额")  # fmt: skip
 # A fiat amount this big is a company's size on an access sale ("USA | $50M | DA"),
 # not an asking price, unless a price or ransom word stands next to it.
 _BIG_FIAT = 5e6
