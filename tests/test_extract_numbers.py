@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract.numbers import number_value, parse_records
+from monitor.extract.numbers import number_value, parse_records, zh_numeral_value
 
 COUNTS = [
     # the brief's examples
@@ -28,6 +28,8 @@ COUNTS = [
     ("272 M", 272_000_000),
     ("900k", 900_000),
     ("5M+ users", 5_000_000),
+    # a records field or a JSON value holding only a number
+    ("1500000", 1_500_000),
     ("~7 mln", 7_000_000),
     ("2 mil accounts", 2_000_000),
     ("4 mm", 4_000_000),
@@ -159,8 +161,34 @@ def test_number_value(text: str, prefer_decimal: bool, value: float) -> None:
     assert number_value(text, prefer_decimal=prefer_decimal) == value
 
 
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [("十", 10), ("十二", 12), ("二十万", 200_000), ("十二万", 120_000), ("五千", 5000),
+     ("两千万", 20_000_000), ("一亿五千万", 150_000_000), ("三亿", 300_000_000),
+     ("一万五千", 15_000), ("一百万", 1_000_000)],
+)  # fmt: skip
+def test_zh_numeral_value(numeral: str, value: int) -> None:
+    assert zh_numeral_value(numeral) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("Цена 50$ за 1к строк, всего 3кк", 3_000_000),  # what a price is for yields
+        ("200 баксов за 100к строк", 100_000),  # … unless it is the only count
+        ("Email leads 100k — $50 per 10k", 100_000),
+    ],
+)
+def test_pricing_units_yield(text: str, count: int) -> None:
+    records = parse_records(text)
+    assert records is not None
+    assert records.count == count
+
+
 TOKENS = st.sampled_from(
     ["1", "0", "9", "13", "2019", "1,000", "1.2", ".", ",", " ", "-", "+", "$", "k", "kk",
+     "十", "两", "千", "第", "前", "火", "w", "kw", "_", "/", "per", "за", "по", "top",
+     "employees:", "185.100.200.150", "i7-", "bank-", "тыс.", "руб",
      "M", "b", "bn", "GB", "KB", "млн", "к", "亿", "万", "条", "records", "users", "строк",
      "BTC", "%", "v", "(", ")", ":", "\u200b", "\u00a0", "\x00", "\ud800", "İ", "ß", "١",
      "9" * 40, ",000" * 7]

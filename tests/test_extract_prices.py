@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract.prices import CURRENCIES, parse_price
+from monitor.extract.prices import CURRENCIES, parse_price, parse_prices
 from monitor.models import Price
 
 N = None  # no amount / no currency / no usd
@@ -112,6 +112,21 @@ def test_raw_is_the_price_text(text: str, raw: str) -> None:
     assert price.raw == raw
 
 
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("price: 2k", [(2000.0, None, "ask")]),  # labelled, currency not stated
+        ("Price: 2k (0.05 BTC)", [(0.05, "BTC", "ask"), (2000.0, None, "alternative")]),
+        ("Was $500, now $300", [(300.0, "USD", "ask"), (500.0, "USD", "alternative")]),
+        ("起拍 1000U 加价 100U", [(1000.0, "USDT", "start"), (100.0, "USDT", "step")]),
+        ("Revenue $50M | Blitz 5000$", [(5000.0, "USD", "blitz")]),
+        ("Acme 480k - 0.5 ETH", [(0.5, "ETH", "ask")]),  # no range: lower > upper
+    ],
+)
+def test_price_rules(text: str, amounts: list[tuple[float, str | None, str]]) -> None:
+    assert [(p.amount, p.currency, p.kind) for p in parse_prices(text)] == amounts
+
+
 def test_price_is_a_model_price() -> None:
     assert parse_price("10 BTC") == Price(amount=10.0, currency="BTC", raw="10 BTC")
 
@@ -119,7 +134,8 @@ def test_price_is_a_model_price() -> None:
 TOKENS = st.sampled_from(
     ["1", "0", "10", "1,000", "0.5", ".", ",", " ", "-", "$", "€", "₿", "k", "kk", "btc",
      "USDT", "usd", "start", "step", "blitz", "старт", "шаг", "блиц", "or", "(", ")", "~",
-     "negotiable", "торг", "DM for price", "\u200b", "\x00", "\ud800", "İ", "9" * 40, ",000" * 7]
+     "negotiable", "торг", "DM for price", "price:", "цена", "only", "xmr", "u", "元", "价格",
+     "起拍", "was", "revenue", "пм", "\u200b", "\x00", "\ud800", "İ", "9" * 40, ",000" * 7]
 )  # fmt: skip
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
 

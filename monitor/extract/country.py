@@ -150,7 +150,11 @@ _FLAG = re.compile("([\U0001f1e6-\U0001f1ff])([\U0001f1e6-\U0001f1ff])")
 
 def parse_country(text: str) -> str | None:
     """ISO 3166 alpha-2 code of the earliest country hint in `text`, else None."""
-    text = normalize(text[:2000])
+    return country_in(normalize(text[:2000]))
+
+
+def country_in(text: str) -> str | None:
+    """`parse_country` of a text already normalised by `normalize`."""
     low = text.lower()
     hits: list[tuple[int, str]] = []
     if (named := _by_name(low)) is not None:
@@ -160,10 +164,15 @@ def parse_country(text: str) -> str | None:
     if match := _FLAG.search(text):
         code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in match.groups())
         hits.append((match.start(), "GB" if code == "UK" else code))
-    shouting = sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text))
+    shouting: bool | None = None  # an all-capitals title; counted once a code is seen
     for match in _TOKEN.finditer(text):
         opener, code, closer = match.groups()
-        if code in _CODES and (not shouting or (opener and closer)):
+        if code not in _CODES:
+            continue
+        if shouting is None:
+            letters = max(1, sum(map(str.isalpha, text)))
+            shouting = sum(map(str.isupper, text)) > 0.6 * letters
+        if not shouting or (opener and closer):
             hits.append((match.start(), _ALIASES.get(code, code)))
             break
     return min(hits)[1] if hits else None

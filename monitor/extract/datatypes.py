@@ -134,7 +134,12 @@ _CJK_TERMS = _pattern(cjk=True)
 
 def parse_data_types(text: str) -> tuple[str, ...]:
     """The canonical data types `text` mentions, in canonical order, without repeats."""
-    low = normalize(text[:4000]).lower()
+    return data_types_in(normalize(text[:4000]))
+
+
+def data_types_in(text: str) -> tuple[str, ...]:
+    """`parse_data_types` of a text already normalised by `normalize`."""
+    low = text.lower()
     found: set[str] = set()
     matches = list(_WORDS.finditer(low))
     if _CJK_CHAR.search(low):

@@ -76,27 +76,40 @@ _MAGNITUDES = {
     "billions": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9, "миллиардов": 1e9,
     "лям": 1e6, "ляма": 1e6, "лямов": 1e6, "лимон": 1e6, "лимонов": 1e6, "тыщ": 1e3,
     "萬": 1e4, "億": 1e8, "十亿": 1e9, "百亿": 1e10,
+    # common misspellings
+    "milion": 1e6, "milions": 1e6, "millon": 1e6, "millons": 1e6, "billon": 1e9,
+    "billons": 1e9, "bilion": 1e9, "bilions": 1e9, "lac": 1e5, "lacs": 1e5,
+    "лярд": 1e9, "лярда": 1e9, "лярдов": 1e9,
 }  # fmt: skip
 _MAGNITUDE = alternation(_MAGNITUDES)
+# Chinese-market slang, read only in text with Chinese in it: "500w" = 500万, "3kw" = 3千万.
+_ZH_SLANG = {"w": 1e4, "kw": 1e7}
+_MAGNITUDES |= _ZH_SLANG
+_ABBREVIATED = frozenset({"тыс", "млн", "млрд", "mln", "mil", "bn"})  # "300 тыс. руб"
 _NOUNS = (
-    r"records?|rows?|lines?|users?|accounts?|accs|customers?|clients?|citizens?"
+    r"records?|recs?|rows?|lines?|lns|users?|accounts?|accs|accts|customers?|clients?|citizens?"
     r"|e-?mails?|mails|entries|entry|people|persons?|members?|profiles?|subscribers?"
     r"|patients?|students?|employees?|contacts?|phones?|numbers|cards|logins?"
     r"|credentials|creds|combos?|passwords?|hashes|leads|documents|docs|identities"
     r"|voters?|individuals|residents|orders|victims|players|passports?|ssns|devices"
     r"|passengers?|buyers?|shoppers?|guests?|borrowers?|subscriptions?|holders?|applicants?"
+    r"|shells|sites|websites|domains|bots|wallets|transactions|logs"
     r"|строк[аи]?|строчек|записей|записи|запись|аккаунт(?:ов|а|ы)?|акков|юзеров"
     r"|пользовател(?:ей|я|и)|клиент(?:ов|а|ы)?|абонент(?:ов|а|ы)?|человек|граждан"
     r"|номер(?:ов|а)?|телефон(?:ов|а)?|почт|мыл|контакт(?:ов|а|ы)?|паспорт(?:ов|а)?"
     r"|лидов|заказ(?:ов|а)?|сотрудник(?:ов|а)?|пациент(?:ов|а)?|профил(?:ей|я|и)"
+    r"|логов|уч[её]т(?:ок|ки)|анкет|полисов|шт"
 )
-_ZH_NOUNS = r"条|人|个|名|行|户|位|用户|账号|账户|帐号|记录|数据"
+_ZH_NOUNS = r"条|人(?!民)|个(?!月)|名|行|户|位|份|笔|用户|账号|账户|帐号|记录|数据"
 _CJK = r"\u3400-\u9fff"
 
 # All matching runs on lower-cased text (IGNORECASE makes big alternations slow).
-_CANDIDATE = re.compile(
-    rf"(?=\d)(?<![{_LETTER}_.,'+])(?<![{_LETTER}]-)({NUMBER})(?![.,]?\d)"
-    rf"(?:( ?)({_MAGNITUDE})(?![{_LETTER}]))?(?![{_LETTER}])"
+_CANDIDATE, _ZH_CANDIDATE = (
+    re.compile(
+        rf"(?=\d)(?<![{_LETTER}.,'+])({NUMBER})(?![.,]?\d)"
+        rf"(?:( ?)({magnitudes})(?![{_LETTER}]))?(?![{_LETTER}])"
+    )
+    for magnitudes in (_MAGNITUDE, f"{_MAGNITUDE}|{alternation(_ZH_SLANG)}")
 )
 _NOUN = re.compile(rf"\b(?:{_NOUNS})\b|(?:{_ZH_NOUNS})")
 _GLUE_AFTER = re.compile(rf"\.? ?\+? ?(?:[-–—:(] ?)?(?:(?:[^\W\d_]+\.? ){{0,2}}|[{_CJK}]{{0,6}})")
@@ -108,18 +121,66 @@ _GLUE_BEFORE = re.compile(
 _NOUN_REACH = 48  # characters between a number and its count noun, at most
 # What makes a number something else than a count.
 _UNIT_AFTER = re.compile(
-    r" ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|[gt](?![a-zа-я])|%|"
+    r"\+? ?(?:[kmgtpe]i?b(?:ytes?)?|bytes?|байт|[кмгт]б|gigs?|megs?|гиг|мег|метров"
+    r"|[gt](?![a-zа-я])|%|"
+    r"(?:kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт)|"
     r"[$€£₽¥₿]|usd[tc]?|eur|btc|xmr|eth|ltc|rub|bitcoins?|dollars?|bucks|euros?|евро|"
-    r"руб|долл|бакс|биткоин|元|美元|块|(?:video|uhd|hdr|tv|monitor|display|resolution|stream"
-    r"|fps|hz|mah|mp|px)(?![a-zа-я]))"
+    r"руб|долл|бакс|биткоин|元|美元|块|人民币|u(?![a-zа-я])|-bits?(?![a-z])"
+    r"|(?:video|uhd|hdr|tv|monitor|display|resolution|stream|fps|[kmg]?hz|mah|mp|px|bits?|бит)"
+    r"(?![a-zа-я]))"
 )
-_BEFORE = re.compile(
-    r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|eth|ltc|us\$))\s?$"
-    r"|\b(?:price|cost|цена|стоимость|старт|start|step|шаг|blitz|блиц)\s?[:\-–—=]?\s?$"
-    r"|\b(?:geforce|rtx|gtx|gts|quadro|radeon|rx|iphone|galaxy|pixel|xeon|ryzen|i[3579]"
-    r"|celeron|pentium|snapdragon|model|ver|version|v|windows|win|android|ios|ps|xbox"
-    r"|series|type|cve|part|vol|volume|chapter|ep|episode|season|gen|no|№|#)\.?\s?$"
+
+
+def _reversed(words: Iterable[str]) -> str:
+    """An alternation of `words` spelt backwards (for _NOT_COUNT_BEFORE)."""
+    return alternation(word[::-1] for word in words)
+
+
+# What, written just before a number, makes it something else than a count: a
+# currency, a price or revenue label, a company-size label ("Employees: 40"), a model,
+# version, part or rank word, an ISO/ZIP/port label, or a pricing unit ("50$ per 1k
+# lines", "по 30$ за 10к строк", "$5/1k", "每1万条"). Matched once, anchored, against
+# the reversed text before the number: cheaper than searching a window for "…$".
+_CURRENCY_WORDS = ("usd", "usdt", "usdc", "eur", "btc", "xmr", "eth", "ltc")
+_LABEL_WORDS = ("price", "cost", "цена", "стоимость", "старт", "start", "step", "шаг",
+                "blitz", "блиц", "revenue", "rev", "turnover", "оборот", "выручка",
+                "выручки", "доход")  # fmt: skip
+_COMPANY_WORDS = ("employees", "staff", "headcount", "сотрудников", "сотрудники", "员工",
+                  "员工数", "员工人数")  # fmt: skip
+_MODEL_WORDS = (
+    "geforce", "rtx", "gtx", "gts", "quadro", "radeon", "rx", "iphone", "galaxy", "pixel",
+    "xeon", "ryzen", "i3", "i5", "i7", "i9", "celeron", "pentium", "snapdragon", "model",
+    "ver", "version", "v", "windows", "win", "android", "ios", "ps", "xbox", "series",
+    "type", "cve", "part", "vol", "volume", "chapter", "ep", "episode", "season", "gen",
+    "no", "top", "топ", "tier", "level", "lvl", "rank", "page", "стр", "часть", "том",
+    "iso", "zip", "postcode", "port", "rfc", "din", "гост", "индекс",
+)  # fmt: skip
+_CJK_BEFORE_WORDS = ("前", "第", "价格", "售价", "总价", "单价", "报价", "营收", "营业额")
+_NOT_COUNT_BEFORE = re.compile(
+    rf"\s?(?:[$€£₽¥₿#№]|(?:{_reversed(_CURRENCY_WORDS)})\b"
+    rf"|[:\-–—=]?\s?(?:{_reversed(_LABEL_WORDS)})\b"
+    rf"|[:\-–—=]\s?(?:{_reversed(_COMPANY_WORDS)})\b"
+    rf"|\.?(?:{_reversed(_MODEL_WORDS)})\b"
+    rf"|{_reversed(_CJK_BEFORE_WORDS)}"
+    rf"|rep\b|每|аз [^,;|]{{1,16}} оп\b"
+    rf"|/ ?(?:[$€£₽¥₿元]|{_reversed(_CURRENCY_WORDS)}))"
 )
+_BEFORE_REACH = 28
+_PRICE_FOR = re.compile(
+    r"(?:[$€£₽¥₿]|\b(?:usd[tc]?|eur|btc|xmr|руб\w*|бакс\w*|долл\w*|евро)) (?:за|for) $"
+)
+_DASHED = re.compile(rf"(?<![{_LETTER}])[^\W\d_]{{2,}}-$")  # "bank-" of "bank-1.2M-rows"
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+# A Chinese numeral starts with a digit or 十 ("千万" alone is an adverb, "万能" a word)
+# and is not an ordinal or a rank ("第二", "前十").
+_ZH_NUMERAL = re.compile(
+    r"(?<![零〇一二两三四五六七八九十百千万亿第前])[一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
+)
+_ZH_MAGNITUDE = re.compile(r"[千万亿]")
+_ZH_MIXED = re.compile(r"(?<![\d.,])\d{1,4}[万亿](?:\d{1,4}[千百万]){1,2}")  # "1万5千"
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGIT_BEFORE = re.compile(r"\d[ \-/(]$")
 _DIGIT_AFTER = re.compile(r"[ \-/)]\d")
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -144,33 +205,66 @@ def parse_count(text: str) -> int | None:
 
 def parse_records(text: str) -> Records | None:
     """The record count stated in `text` (a title or a count field), else None."""
-    text = normalize(text[:2000])
+    return records_in(normalize(text[:2000]))
+
+
+def records_in(text: str) -> Records | None:
+    """`parse_records` of a text already normalised by `normalize`. A text that is only
+    a plain number other than a year is a count (a records field, a JSON value)."""
     low = text.lower()
     if len(low) != len(text):  # rare letters whose lower case is longer
         text = low
     nouns: list[tuple[int, int]] | None = None
-    best: tuple[bool, int, str] | None = None
-    for match in _CANDIDATE.finditer(low):
+    per: bool | None = None
+    best: tuple[int, int, str] | None = None
+    cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
+    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
         if nouns is None:
             nouns = [m.span() for m in _NOUN.finditer(low)]
-        found = _candidate(text, low, match, nouns)
+        if per is None:
+            per = "за" in low or "for" in low
+        found = _candidate(text, low, match, nouns, per=per)
         if found is not None and (best is None or found[:2] > best[:2]):
             best = found
+    if cjk:
+        for match in (*_ZH_NUMERAL.finditer(low), *_ZH_MIXED.finditer(low)):
+            if nouns is None:
+                nouns = [m.span() for m in _NOUN.finditer(low)]
+            found = _zh_candidate(text, low, match, nouns)
+            if found is not None and (best is None or found[:2] > best[:2]):
+                best = found
     if best is None:
+        # a text that is one plain number (a records field, a JSON value) is a count
+        if text.isdigit() and text.isascii() and not _YEAR.fullmatch(text):
+            count = int(text)
+            return Records(count=count, raw=text) if 1 <= count <= _MAX_COUNT else None
         return None
     return Records(count=best[1], raw=best[2])
 
 
 def _candidate(
-    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
-) -> tuple[bool, int, str] | None:
-    """(noun attached, count, raw) for one number, or None if it is no count."""
+    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]], *, per: bool
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for one number, or None if it is no count. Rank 2: a count
+    noun is attached; 1: a bare count; 0: what a price is for ("200$ за 100к строк"),
+    which counts only when nothing else does."""
     number, space, magnitude = match.group(1, 2, 3)
     start, end = match.start(), match.end()
     if magnitude == "к" and space:  # "200 к ..." is a preposition
         magnitude, end = None, match.end(1)
-    if _UNIT_AFTER.match(low, end) or _BEFORE.search(low, max(0, start - 16), start):
+    unit_at = end + 1 if magnitude in _ABBREVIATED and low.startswith(".", end) else end
+    if _UNIT_AFTER.match(low, unit_at) or _NOT_COUNT_BEFORE.match(
+        low[max(0, start - _BEFORE_REACH) : start][::-1]
+    ):
         return None
+    glued = low[start - 1] if start else ""
+    if glued == "_" and not magnitude:
+        return None  # "tid_123"; "users_180k.sql" counts
+    dashed = glued == "-" and start >= 2 and low[start - 2].isalnum()
+    if dashed and not (magnitude and _DASHED.search(low, max(0, start - 24), start)):
+        return None  # a model or an identifier: "i7-9700K", "COVID-19", "CVE-2023-…"
+    if number.count(".") == 3 and not magnitude and not number.endswith(".000"):
+        return None  # an IPv4 address: "185.100.200.150"
     plain = number.isdigit()
     if not magnitude and (
         _DIGIT_AFTER.match(low, end) or _DIGIT_BEFORE.search(low, max(0, start - 2), start)
@@ -184,7 +278,70 @@ def _candidate(
     count = round(value)
     if not 1 <= count <= _MAX_COUNT:
         return None
-    year = plain and not magnitude and _YEAR.fullmatch(number)
+    year = plain and not magnitude and _YEAR.fullmatch(number) is not None
+    bare = not magnitude and (plain or count < 1000)
+    found = _attach(text, low, (start, end), nouns, count, year=year, bare=bare)
+    if found is not None and per and _PRICE_FOR.search(low, max(0, start - 16), start):
+        return 0, found[1], found[2]
+    return found
+
+
+def _zh_candidate(
+    text: str, low: str, match: re.Match[str], nouns: list[tuple[int, int]]
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for one Chinese numeral ("十万", "两千万条"), or None.
+    The numeral must end the word or carry a count noun: "十万火急" is an idiom."""
+    start, end = match.span()
+    if end < len(low) and _CJK_CHAR.match(low, end) and not _NOUN.match(low, end):
+        return None
+    if _NOT_COUNT_BEFORE.match(low[max(0, start - _BEFORE_REACH) : start][::-1]):
+        return None
+    count = zh_numeral_value(match[0])
+    if not 1 <= count <= _MAX_COUNT:
+        return None
+    bare = count < 1000 or not _ZH_MAGNITUDE.search(match[0])
+    return _attach(text, low, (start, end), nouns, count, year=False, bare=bare)
+
+
+def zh_numeral_value(numeral: str) -> int:
+    """The value of a Chinese numeral in digits and units: 十二万 = 120000,
+    两千万 = 20000000, 一亿五千万 = 150000000; ASCII digit runs stand for a digit
+    (1万5千 = 15000)."""
+    total = section = digit = 0
+    arabic = False
+    for char in numeral:
+        if "0" <= char <= "9":
+            digit = digit * 10 + int(char) if arabic else int(char)
+            arabic = True
+            continue
+        arabic = False
+        if char in _ZH_DIGITS:
+            digit = _ZH_DIGITS[char]
+        elif char in _ZH_UNITS:
+            section += (digit or 1) * _ZH_UNITS[char]
+            digit = 0
+        elif char == "万":
+            section = (section + digit or 1) * 10**4
+            digit = 0
+        else:  # 亿
+            total = (total + section + digit or 1) * 10**8
+            section = digit = 0
+    return total + section + digit
+
+
+def _attach(
+    text: str,
+    low: str,
+    span: tuple[int, int],
+    nouns: list[tuple[int, int]],
+    count: int,
+    *,
+    year: bool,
+    bare: bool,
+) -> tuple[int, int, str] | None:
+    """(rank, count, raw) for a number at `span`: a count noun after it (or,
+    unless it looks like a year, before it) attaches; a `bare` number needs one."""
+    start, end = span
     glue = _GLUE_RIGHT_AFTER if year else _GLUE_AFTER  # "2019" counts only as "2019 users"
     after = next(
         (e for s, e in nouns if end <= s <= end + _NOUN_REACH and glue.fullmatch(low, end, s)),
@@ -200,7 +357,8 @@ def _candidate(
             ),
             None,
         )
-    if after is None and before is None and not magnitude and (plain or count < 1000):
+    if after is None and before is None and bare:
         return None  # a bare number: an id, a rank, a year, a page
     raw = text[before if before is not None else start : after if after is not None else end]
-    return after is not None or before is not None, count, raw.strip()
+    attached = (after is not None or before is not None) and not year  # "2024 voters 8,9M"
+    return 2 if attached else 1, count, raw.strip()

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.extract.country import parse_country
-from monitor.extract.datatypes import parse_data_types
-from monitor.extract.numbers import parse_records
-from monitor.extract.prices import is_free, parse_negotiable, parse_price, parse_prices
-from monitor.extract.size import parse_size
-from monitor.extract.span import parse_span
+from monitor.extract.country import country_in
+from monitor.extract.datatypes import data_types_in
+from monitor.extract.numbers import normalize, records_in
+from monitor.extract.prices import free_in, negotiable_in, parse_price, prices_in
+from monitor.extract.size import size_in
+from monitor.extract.span import span_in
 from monitor.extract.urls import resolve_url, thread_url
 from monitor.models import Price, Records
 
@@ -60,19 +60,23 @@ class ParsedText:
 
 
 def parse_text(text: str, rates: Mapping[str, float] | None = None) -> ParsedText:
-    """Parse every field leakmon knows out of `text` (any string; never raises)."""
-    prices = parse_prices(text, rates)
-    deal = None if prices else parse_negotiable(text)
+    """Parse every field leakmon knows out of `text` (any string; never raises). The
+    text is normalised once; data types read its first 4,000 characters, the other
+    fields its first 2,000."""
+    full = normalize(text[:4000])
+    head = full[:2000]
+    prices = prices_in(head, rates)
+    deal = None if prices else negotiable_in(head)
     return ParsedText(
-        records=parse_records(text),
-        size_bytes=parse_size(text),
-        span=parse_span(text),
+        records=records_in(head),
+        size_bytes=size_in(head),
+        span=span_in(head),
         prices=prices,
         negotiable=any(p.negotiable for p in prices) or deal is not None,
         negotiable_raw=deal.raw if deal else None,
-        free=not prices and is_free(text),
-        data_types=parse_data_types(text),
-        country=parse_country(text),
+        free=not prices and free_in(head),
+        data_types=data_types_in(full),
+        country=country_in(head),
     )
 
 

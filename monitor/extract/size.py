@@ -15,22 +15,28 @@ from monitor.extract.numbers import NUMBER, normalize, number_value
 
 _POWERS = {"": 0, "k": 1, "к": 1, "m": 2, "м": 2, "g": 3, "г": 3, "t": 4, "т": 4, "p": 5}
 _SIZE = re.compile(
-    rf"(?<![\w.,])({NUMBER})(?![.,]?\d) ?"
+    rf"(?<![\w.,])({NUMBER})(?![.,]?\d)\+? ?"
     r"(?:([kmgtpкмгт])i?(?:b|б|bytes?|байт(?:а|ов)?)"
     r"|(kilo|mega|giga|tera|кило|мега|гига|тера)(?:bytes?|байт(?:а|ов)?)"
-    r"|(gigs?|гиг(?:а|ов)?|метров|терабайт)"
+    r"|(gigs?|megs?|гиг(?:а|ов)?|мег(?:а|ов)?|метров|терабайт)"
     r"|(bytes?|байт(?:а|ов)?)"
     r"|([gtгт]))(?![a-zа-яё0-9])"
 )
 _WORD_POWERS = {"kilo": 1, "кило": 1, "mega": 2, "мега": 2, "giga": 3, "гига": 3,
                 "tera": 4, "тера": 4}  # fmt: skip
-_SLANG = {"gig": 3, "gigs": 3, "гиг": 3, "гига": 3, "гигов": 3, "метров": 2, "терабайт": 4}
+_SLANG = {"gig": 3, "gigs": 3, "meg": 2, "megs": 2, "гиг": 3, "гига": 3, "гигов": 3,
+          "мег": 2, "мега": 2, "метров": 2, "терабайт": 4}  # fmt: skip
 _MAX = 2**50
 
 
 def parse_size(text: str) -> int | None:
     """The largest dump size stated in `text`, in bytes, else None."""
-    low = normalize(text[:2000]).lower()
+    return size_in(normalize(text[:2000]))
+
+
+def size_in(text: str) -> int | None:
+    """`parse_size` of a text already normalised by `normalize`."""
+    low = text.lower()
     best: int | None = None
     for match in _SIZE.finditer(low):
         number, prefix, word, slang, plain, bare = match.groups()

@@ -21,7 +21,12 @@ _SPAN = re.compile(
 
 def parse_span(text: str) -> tuple[int, int] | None:
     """(first year, last year) of the first year span in `text`, else None."""
-    low = normalize(text[:2000]).lower()
+    return span_in(normalize(text[:2000]))
+
+
+def span_in(text: str) -> tuple[int, int] | None:
+    """`parse_span` of a text already normalised by `normalize`."""
+    low = text.lower()
     for match in _SPAN.finditer(low):
         first, last = int(match[1]), int(match[2])
         if first <= last:
