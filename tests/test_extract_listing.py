@@ -90,3 +90,14 @@ def test_engine_reuses_listings_across_crawls() -> None:
     assert one.external_id == two.external_id == "7"
     assert one.posted_at is not None and two.posted_at is not None
     assert two.posted_at - one.posted_at == timedelta(days=1)
+
+
+def test_a_price_with_a_currency_beats_a_bare_amount() -> None:
+    raw = {**row(""), "title": "Acme shop 1.2M users - 1500$", "price": "Price: 1500"}
+    listing = build_listing(raw, context())
+    assert listing is not None and listing.price is not None
+    assert (listing.price.amount, listing.price.currency) == (1500, "USD")
+    raw = {**row(""), "title": "Acme shop 1.2M users - 1500$", "price": "0.5 BTC"}
+    listing = build_listing(raw, context())
+    assert listing is not None and listing.price is not None
+    assert listing.price.currency == "BTC"  # the price field, when it names a currency

@@ -14,7 +14,7 @@ from monitor.extract.numbers import parse_count, parse_records
 from monitor.extract.parse import TextParser
 from monitor.extract.text import clean_text
 from monitor.extract.urls import MAX_URL, resolve_url
-from monitor.models import Listing
+from monitor.models import Listing, Price
 
 TITLE_LIMIT = 500
 SELLER_LIMIT = 100
@@ -68,10 +68,10 @@ def build_listing(raw: Mapping[str, str], ctx: Context) -> Listing | None:
     body = clean_text(raw.get("text", ""), TEXT_LIMIT)
     parsed = ctx.parse(title)
     extra = ctx.parse(body) if body else None
-    price = (ctx.parse.price(price_text) if price_text else None) or parsed.price
+    price = _priced(ctx.parse.price(price_text) if price_text else None, parsed.price)
     records = (parse_records(count_text) if count_text else None) or parsed.records
     if extra is not None:
-        price = price or extra.price
+        price = _priced(price, extra.price)
         records = records or extra.records
     return Listing(
         source=ctx.source,
@@ -144,6 +144,14 @@ def external_id_of(raw_id: str, pattern: re.Pattern[str] | None) -> str:
     if match is None:
         return ""
     return clean_text(match.group(1 if pattern.groups else 0) or "", MAX_URL)
+
+
+def _priced(first: Price | None, second: Price | None) -> Price | None:
+    """`first` (the more specific source: price field, then title, then post) unless
+    it names no currency and `second` does ("Price: 1500" beside "… 1500$")."""
+    if first is None or (first.currency is None and second is not None and second.currency):
+        return second or first
+    return first
 
 
 def _count(text: str) -> int | None:
