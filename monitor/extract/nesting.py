@@ -311,6 +311,19 @@ def _raw_end(data: bytes, name: bytes, i: int) -> int:
     return -1
 
 
+def _script_word(data: bytes, i: int) -> tuple[bool, int]:
+    """Whether the letters at `i` are "script" (any case) followed by whitespace, "/"
+    or ">", and the index after the letters."""
+    word = _LETTERS.match(data, i)
+    end = i if word is None else word.end()
+    found = (
+        end < len(data)
+        and data[i:end].translate(_LOWER) == b"script"
+        and data[end] in b" \t\n\r\f/>"
+    )
+    return found, end
+
+
 def _script_end(data: bytes, i: int) -> int:
     """Index of the ``</script`` that ends script data starting at `i` (following the
     tokenizer's escaped and double-escaped states), -1 if none."""
@@ -354,28 +367,16 @@ def _script_end(data: bytes, i: int) -> int:
                     return i
                 i += 2
                 continue
-            word = _LETTERS.match(data, i + 1)
-            assert word is not None
-            end = word.end()
-            if (
-                end < n
-                and data[i + 1 : end].translate(_LOWER) == b"script"
-                and data[end] in b" \t\n\r\f/>"
-            ):
+            found, end = _script_word(data, i + 1)
+            if found:
                 state, i = "double", end + 1
                 continue
             i = max(end, i + 1)
             continue
         # double escaped
         if data.startswith(b"</", i):
-            word = _LETTERS.match(data, i + 2)
-            assert word is not None
-            end = word.end()
-            if (
-                end < n
-                and data[i + 2 : end].translate(_LOWER) == b"script"
-                and data[end] in b" \t\n\r\f/>"
-            ):
+            found, end = _script_word(data, i + 2)
+            if found:
                 state, i = "escaped", end + 1
                 continue
             i = max(end, i + 2)
