@@ -7,9 +7,7 @@
    source in its database.
 2. in-process: `crawl_cycle` called in a loop (one TorRuntime, one Store), this
    process's own RSS read after every cycle (no scheduler, no daemon plumbing, no
-   apprise: alerts are dropped; the demo server and relay share this process);
-   once as shipped and once with one TLS context shared by every Fetcher (the
-   proposed fix: as shipped each Fetcher's httpx transport builds its own).
+   apprise: alerts are dropped; the demo server and relay share this process).
 
 The world moves one story step every `--story-every` cycles and wraps around, so
 listings are created, edited, deleted, restored and reposted throughout.
@@ -34,9 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 from common import PYTHON, Result, emit, machine, rss_mb
-from crawl import shared_tls_transport
 
-import monitor.fetch.client as client
 from monitor.demo.runner import demo_config
 from monitor.demo.server import DemoServer
 from monitor.demo.socks import SocksRelay
@@ -106,12 +102,8 @@ async def daemon(cycles: int, every: float, story_every: int, tmp: Path) -> list
     return samples
 
 
-async def in_process(
-    cycles: int, story_every: int, tmp: Path, shared_tls: bool
-) -> list[tuple[int, float]]:
+async def in_process(cycles: int, story_every: int, tmp: Path) -> list[tuple[int, float]]:
     """(cycle, RSS MB of this process) after each of `cycles` crawl cycles."""
-    if shared_tls:
-        client._transport = shared_tls_transport()
     samples: list[tuple[int, float]] = []
     async with DemoServer(World()) as server, SocksRelay(World().routes(server.port)) as relay:
         config = demo_config()
@@ -147,7 +139,6 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.1, help="daemon: seconds per source")
     parser.add_argument("--story-every", type=int, default=50, help="cycles per story step")
     parser.add_argument("--mode", choices=["both", "daemon", "in-process"], default="both")
-    parser.add_argument("--shared-tls", action="store_true", help="in-process: proposed fix")
     parser.add_argument("--quiet", action="store_true", help="no header lines")
     args = parser.parse_args()
     if not args.quiet:
@@ -159,18 +150,15 @@ def main() -> None:
             samples = asyncio.run(daemon(args.cycles, args.every, args.story_every, Path(tmp)))
             print(f"daemon (every={args.every:g}s): {time.perf_counter() - t0:.0f}s")
             summarise("leakmon run", samples, args.cycles)
-    if args.mode == "both":  # each in-process variant in a fresh interpreter
-        for extra in ([], ["--shared-tls"]):
-            argv = [PYTHON, __file__, "--mode", "in-process", "--cycles", str(args.cycles)]
-            argv += ["--story-every", str(args.story_every), "--quiet", *extra]
-            subprocess.run(argv, check=True)
+    if args.mode == "both":  # in a fresh interpreter
+        argv = [PYTHON, __file__, "--mode", "in-process", "--cycles", str(args.cycles)]
+        argv += ["--story-every", str(args.story_every), "--quiet"]
+        subprocess.run(argv, check=True)
     if args.mode == "in-process":
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            samples = asyncio.run(
-                in_process(args.cycles, args.story_every, Path(tmp), args.shared_tls)
-            )
-        label = "crawl_cycle loop" + (", one TLS context (proposed fix)" if args.shared_tls else "")
+            samples = asyncio.run(in_process(args.cycles, args.story_every, Path(tmp)))
+        label = "crawl_cycle loop"
         print(f"{label}: {time.perf_counter() - t0:.0f}s")
         summarise(label, samples, args.cycles)
 
