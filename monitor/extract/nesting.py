@@ -9,7 +9,9 @@ comments; the raw text of script, style, title, textarea, xmp, iframe, noembed,
 noframes and plaintext, with the script escape states) and models the stack per tag
 name: a start tag opens an element of its name, an end tag closes one only when one
 of that name is open. Elements that never nest by themselves (void elements, those
-closed by their next sibling) are not counted.
+closed by their next sibling) are not counted; a list item (li, dd/dt) that comes
+while its predecessor is the last element opened and nothing opened since is still
+open replaces it, as the tree builder does, so unclosed ``<li>`` lists are flat.
 
 The model only ever over-estimates lexbor: where the parse could go two ways (raw
 text that lexbor may treat as markup: inside ``<svg>``/``<math>``, ``<select>`` or
@@ -35,7 +37,7 @@ FLAT = frozenset(
     b"bgsound".split()
 )
 ITEMS = {b"li": b"li", b"dd": b"dd", b"dt": b"dd"}  # list items, by the family they close
-SINCE_LIMIT = 32
+SINCE_LIMIT = 32  # elements opened since the last list item that are tracked
 RAWTEXT = frozenset(b"script style xmp iframe noembed noframes title textarea".split())
 INTEGRATION = (b"foreignobject", b"desc", b"title", b"annotation-xml", b"mi", b"mo", b"mn",
                b"ms", b"mtext")  # fmt: skip
