@@ -277,3 +277,41 @@ def test_alerts_are_recorded_sent_or_left_out(
     assert (len(rows), [a["status"] for a in rows].count("sent")) == (recorded, sent)
     if flag is None:  # recorded, but no later `leakmon run` will send them
         assert {(a["status"], a["last_error"]) for a in rows} == {("failed", HELD)}
+
+
+def test_json_api_captures_replay_too(tmp_path: Path) -> None:
+    """A source served as a JSON API: saved .json captures, a price edit and a listing
+    that stays away for two complete crawls (count absence)."""
+    api = "http://" + "j" * 56 + ".onion/api/threads"
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "leakmon.db"}"\n\n'
+        f'[[source]]\nname = "api"\nengine = "json"\nevery = "1h"\nurl = "{api}"\n'
+        'absence = "count"\nmissing_after = 2\n\n'
+        '[source.selectors]\nitem = "data.threads"\ntitle = "title"\nid = "id"\n'
+        'url_template = "/t/{id}"\nprice = "price"\nseller = "author"\n'
+    )
+
+    def capture(at: datetime, threads: list[tuple[int, str, str]]) -> None:
+        items = [{"id": i, "title": t, "price": p, "author": "x"} for i, t, p in threads]
+        name = at.strftime("%Y%m%dT%H%M%SZ") + ".json"
+        put(tmp_path / "api", name, json.dumps({"data": {"threads": items}}))
+
+    acme = (1, "Acme Telecom 2.5M subscribers", "3 BTC")
+    globex = (2, "Globex Bank 800k customers", "$4,000")
+    capture(T0, [acme, globex])
+    capture(T0 + timedelta(hours=1), [(1, acme[1], "2 BTC"), globex])
+    capture(T0 + timedelta(hours=2), [(1, acme[1], "2 BTC")])
+    capture(T0 + timedelta(hours=3), [(1, acme[1], "2 BTC")])
+    code, out, err = run(str(tmp_path / "api"), "--config", str(config), "--source", "api",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    events = json.loads(out)["events"]
+    assert [(e["kind"], e["listing_id"]) for e in events] == [
+        ("changed", "api:1"),
+        ("deleted", "api:2"),
+    ]
+    assert events[0]["details"]["price_drop"] is True  # 3 BTC -> 2 BTC
+    with Store.open(tmp_path / "leakmon.db") as store:
+        urls = {r["id"]: r["url"] for r in store.listings()}
+    assert urls["api:1"] == api.rsplit("/api/", 1)[0] + "/t/1"
