@@ -47,14 +47,13 @@ class _Field:
 class _Page:
     """One parsed page: its item nodes, and each field's raw value per item.
 
-    Each alternative is one query over the whole document (lexbor parses a selector
-    on every call, so per-item queries cost far more); every match is credited to
-    the nearest enclosing item. An item takes the first match of an alternative
-    inside it; an empty value there falls through to the next alternative.
+    Each alternative is one query over the node that holds every item (lexbor parses
+    a selector on every call, so per-item queries cost far more); every match is
+    credited to the nearest enclosing item. An item takes the first match of an
+    alternative inside it; an empty value there falls through to the next alternative.
     """
 
     def __init__(self, tree: LexborHTMLParser, item_css: str) -> None:
-        self.tree = tree
         self.items = _unique(tree.css(item_css))[:MAX_ITEMS]
         self._owner = {node.mem_id: i for i, node in enumerate(self.items)}
         self._firsts: dict[str, dict[int, LexborNode]] = {}
