@@ -33,6 +33,10 @@ HOSTILE = {
     "style ignored inside select": "<select><style></select><div></style>" * N,
     "stray end tags first": "</div>" * N + "<div>" * N,
     "cdata in svg": "<svg>" + "<![CDATA[<div>]]>" * N,
+    # once in distrust, tags without an end (no ">", one long name) still count, and
+    # each is read once (rescanning every such tag to the end was quadratic)
+    "distrust, tags never closed": "<svg><title><b></title>" + "<b " * N,
+    "distrust, one long name": "<svg><title><b></title>" + "<b" * N,
 }
 
 TOKENS = st.sampled_from(

@@ -17,6 +17,7 @@
 enum { FLAT_K = 1, RAW_K = 2, IP_K = 4, AMBIG_K = 8, FOREIGN_K = 16, PLAIN_K = 32,
        SCRIPT_K = 64, LI_K = 128, DD_K = 256 /* list items, by the family they close */ };
 #define SINCE_LIMIT 32
+#define FLAT_LONGEST 8 /* "basefont", "colgroup" */
 
 typedef struct {
     const unsigned char *name; /* into the scanned buffer or a literal (NULL: free) */
@@ -37,6 +38,7 @@ typedef struct {
     Py_ssize_t ambiguous;     /* open svg, math, select, frameset */
     Py_ssize_t integration;   /* open HTML integration points */
     int distrust;
+    Py_ssize_t name_end; /* in distrust: the first name delimiter after the last tag */
     /* the last list item opened, and the elements opened since and still open, in
        order; since_len < 0 once an end tag closed something out of order */
     Slot *item;
@@ -337,16 +339,34 @@ static Py_ssize_t raw_element(Scan *s, Slot *slot, const unsigned char *name,
     return after;
 }
 
+/* in distrust, whatever lexbor makes of the rest, a start tag that is not a flat
+   element's counts (its name and attributes matter no more); the end of its name is
+   found once for a run of tags before the same delimiter, so the scan stays linear */
+static Py_ssize_t distrusted_start(Scan *s, Py_ssize_t i) {
+    if (s->name_end <= i) {
+        Py_ssize_t j = i + 1;
+        while (j < s->n && !is_name_end(s->d[j])) j++;
+        s->name_end = j;
+    }
+    Py_ssize_t len = s->name_end - i - 1;
+    Slot *slot = len <= FLAT_LONGEST ? slot_of(s, s->d + i + 1, len, 0) : NULL;
+    if (slot && slot->kind & FLAT_K) return i + 1;
+    if (s->depth >= s->max) {
+        add_span(s, i, s->name_end);
+    } else {
+        s->depth++;
+        if (s->depth > s->peak) s->peak = s->depth;
+    }
+    return i + 1;
+}
+
 static Py_ssize_t start_tag(Scan *s, Py_ssize_t i) {
+    if (s->distrust) return distrusted_start(s, i);
     Py_ssize_t len;
     Py_ssize_t end = read_tag(s, i + 1, &len);
     const unsigned char *name = s->d + i + 1;
     Slot *slot = slot_of(s, name, len, 1);
     int kind = slot ? slot->kind : 0;
-    if (s->distrust) {
-        if (!(kind & FLAT_K)) open_element(s, slot, i, i + 1 + len);
-        return i + 1;
-    }
     if (end < 0) return -1;
     if (kind & FLAT_K) return end;
     if (kind & (RAW_K | PLAIN_K)) return raw_element(s, slot, name, len, i, end);

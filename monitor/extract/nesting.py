@@ -36,6 +36,7 @@ FLAT = frozenset(
     b"option tr td th tbody thead tfoot caption html head body frame keygen basefont "
     b"bgsound".split()
 )
+FLAT_LONGEST = max(map(len, FLAT))
 ITEMS = {b"li": b"li", b"dd": b"dd", b"dt": b"dd"}  # list items, by the family they close
 SINCE_LIMIT = 32  # elements opened since the last list item that are tracked
 RAWTEXT = frozenset(b"script style xmp iframe noembed noframes title textarea".split())
@@ -79,6 +80,7 @@ class _Scanner:
         self.peak = 0
         self.spans: list[Span] = []
         self.distrust = False  # from here on every start tag counts, no end tag closes
+        self.name_end = 0  # in distrust: the first name delimiter after the last tag
         # The last list item opened (li, or dd/dt), and the elements opened since and
         # still open, in order; None once an end tag closed something out of order.
         self.item: bytes | None = None
@@ -109,11 +111,9 @@ class _Scanner:
     # -- tags ---------------------------------------------------------------------
 
     def _start_tag(self, i: int) -> int:
+        if self.distrust:
+            return self._distrusted_start(i)
         name, end = self._tag(i + 1)
-        if self.distrust:  # whatever lexbor makes of the rest, its start tags count
-            if name not in FLAT:
-                self._open(name, i, i + 1 + len(name))
-            return i + 1
         if end < 0:
             return -1  # EOF inside a tag: lexbor emits nothing
         if name in FLAT:
@@ -122,6 +122,22 @@ class _Scanner:
             return self._raw(name, i, end)
         self._open(name, i, end)
         return end
+
+    def _distrusted_start(self, i: int) -> int:
+        """Whatever lexbor makes of the rest, a start tag that is not a flat element's
+        counts (its name and attributes matter no more). The end of its name is found
+        once for a run of tags before the same delimiter, so the scan stays linear."""
+        if self.name_end <= i:
+            match = _NAME_END.search(self.data, i + 1)
+            self.name_end = self.n if match is None else match.start()
+        j = self.name_end
+        if j - i - 1 > FLAT_LONGEST or self.data[i + 1 : j].translate(_LOWER) not in FLAT:
+            if self.depth >= self.max:
+                self.spans.append((i, j))
+            else:
+                self.depth += 1
+                self.peak = max(self.peak, self.depth)
+        return i + 1
 
     def _open(self, name: bytes, start: int, end: int) -> None:
         family = ITEMS.get(name)
