@@ -99,7 +99,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_stop_signal)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
         self.tor = TorRuntime(self.config.tor)
-        with Store.open(path) as store:
+        with Store.open(path) as store, store.background_checkpoints():
             self.store = store
             store.sync_sources(self.config.sources)
             self.scheduler = AsyncIOScheduler(timezone=UTC)

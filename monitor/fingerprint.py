@@ -44,7 +44,10 @@ def title_tokens(title: str) -> frozenset[str]:
     return frozenset(
         token
         for token in _SPLIT.split(text)
-        if token and token not in STOPWORDS and not _NUMBERISH.fullmatch(token)
+        if token
+        and token not in STOPWORDS
+        # every number-ish token starts with a digit (`\d` is a subset of isdigit)
+        and not (token[0].isdigit() and _NUMBERISH.fullmatch(token))
     )
 
 

@@ -32,6 +32,7 @@ from monitor.models import (
 )
 from monitor.store import history, queries
 from monitor.store import sql as statements
+from monitor.store.checkpoint import BACKSTOP_FRAMES, SQLITE_DEFAULT_FRAMES, Checkpointer
 from monitor.store.convert import (
     SELECT_LISTINGS,
     Row,
@@ -45,6 +46,17 @@ from monitor.store.schema import migrate
 from monitor.store.write import write_crawl
 
 T = TypeVar("T")
+
+# SQLite's page cache (`cache_size`, KiB) between crawls, and per listing of a crawl
+# that writes or looks up many: a crawl of 10,000 new listings into 1M touches about
+# 60 MiB of index pages (records, fingerprint and seller keys are scattered), which a
+# 2 MiB cache re-reads from the OS for every insert (~100k reads) and spills, dirty,
+# to the WAL twice over. Grown for such a crawl, given back after it.
+CACHE_KIB = 2_000
+CACHE_KIB_PER_LISTING = 8
+CACHE_KIB_MAX = 256 * 1024
+# A commit that wrote this many listings wakes the background checkpointer at once.
+BIG_COMMIT = 1_000
 
 
 def _explain(exc: sqlite3.Error) -> str:
@@ -68,6 +80,8 @@ class Store:
     def __init__(self, db: Database, path: Path) -> None:
         self.db = db
         self.path = path
+        self._cache_kib = CACHE_KIB
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = 5.0) -> Store:
@@ -92,6 +106,7 @@ class Store:
             db.execute("PRAGMA foreign_keys = ON")
             db.enable_wal()
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             migrate(db)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -105,6 +120,36 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _grow_cache(self, listings: int) -> None:
+        """Make the page cache hold the pages a crawl of `listings` listings touches
+        (never shrinks it; `apply` gives it back after its commit)."""
+        kib = min(CACHE_KIB_MAX, max(CACHE_KIB, listings * CACHE_KIB_PER_LISTING))
+        if kib > self._cache_kib:
+            self.db.execute(f"PRAGMA cache_size = -{kib}")
+            self._cache_kib = kib
+
+    def _reset_cache(self) -> None:
+        if self._cache_kib != CACHE_KIB:
+            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # frees the excess pages
+            self._cache_kib = CACHE_KIB
+
+    @contextmanager
+    def background_checkpoints(self, every: float = 30.0) -> Iterator[Checkpointer]:
+        """While inside: WAL checkpoints run on a `Checkpointer` thread, not inside
+        this connection's commits (which keep a backstop at `BACKSTOP_FRAMES`)."""
+        with self._errors("set up checkpoints"):
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_FRAMES}")
+        checkpointer = Checkpointer(self.path, every=every)
+        checkpointer.start()
+        self._checkpointer = checkpointer
+        try:
+            yield checkpointer
+        finally:
+            self._checkpointer = None
+            checkpointer.stop()
+            with self._errors("set up checkpoints"):
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_DEFAULT_FRAMES}")
 
     def __enter__(self) -> Store:
         return self
@@ -169,6 +214,7 @@ class Store:
         """
         params = {"counts": json.dumps(counts), "prints": json.dumps(prints), "limit": limit}
         with self._errors("read repost candidates"):
+            self._grow_cache(len(listings))
             return [stored_listing(row) for row in self.db.conn.execute(sql, params)]
 
     def recent_complete_counts(self, source: str, limit: int = 5) -> list[int]:
@@ -220,15 +266,25 @@ class Store:
         `last_seen` of touched listings (one UPDATE), observations, events, alerts,
         the verification trail, kept pages (zlib-compressed)
         (an existing (event, rule, target) is kept) and the source's health.
-        All or nothing. The source must exist (`sync_sources`)."""
+        All or nothing. The source must exist (`sync_sources`).
+
+        The page cache is grown for a crawl that writes many listings and given back
+        after the commit; with `background_checkpoints`, the checkpointer hears of
+        the commit."""
         with self._errors("apply a crawl"):
             if not self._rows("SELECT 1 FROM sources WHERE name = ?", [diff.crawl.source]):
                 raise StoreError(
                     f"database {self.path}: unknown source {diff.crawl.source!r}; "
                     "sync_sources() must come first"
                 )
-            with self.db.atomic():
-                write_crawl(self.db.conn, diff, alerts, verifications, pages)
+            self._grow_cache(len(diff.writes))
+            try:
+                with self.db.atomic():
+                    write_crawl(self.db.conn, diff, alerts, verifications, pages)
+            finally:
+                self._reset_cache()
+        if self._checkpointer is not None:
+            self._checkpointer.committed(big=len(diff.writes) >= BIG_COMMIT)
 
     # ------------------------------------------------------------------ outbox
 

@@ -25,7 +25,8 @@ def insert(table: str, columns: Sequence[str], tail: str = "", *, named: bool = 
     return f"INSERT INTO {table} ({names}) VALUES ({values}) {tail}"
 
 
-INSERT_LISTING = insert("listings", LISTING_COLUMNS, named=False)
+INSERT_LISTING_AT = insert("listings", ("rowid", *LISTING_COLUMNS), named=False)
+MAX_LISTING_ROWID = "SELECT coalesce(max(rowid), 0) FROM listings"
 UPSERT_LISTING = insert(
     "listings",
     LISTING_COLUMNS,
@@ -47,6 +48,7 @@ FTS_INDEX = (
     "SELECT rowid, title, seller, first_post FROM listings "
     "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
 )
+FTS_ADD = "INSERT INTO listings_fts (rowid, title, seller, first_post) VALUES (?, ?, ?, ?)"
 EXISTING_LISTINGS = "SELECT id FROM listings WHERE id IN (SELECT value FROM json_each(?))"
 # A quiet crawl's one statement: every listing seen again, unchanged.
 TOUCH_LISTINGS = (

@@ -1,8 +1,10 @@
 """One crawl's writes, for `Store.apply` to run inside its transaction.
 
-Set-based where it matters: new listings are plain INSERTs (an upsert costs a
-second index probe per row), only listings that already exist are upserted and
-taken out of the search index first, and the search index is fed in rowid order.
+Set-based where it matters: new listings are plain INSERTs at the next rowids (an
+upsert costs a second index probe per row) and enter the search index straight
+from their values; only listings that already exist are upserted, taken out of the
+search index first and put back from their rows. The search index is fed in rowid
+order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from monitor.models import (
     Verification,
 )
 from monitor.store import sql as statements
-from monitor.store.convert import Values, alert_row, crawl_row, event_row, listing_row, ts
+from monitor.store.convert import alert_row, crawl_row, event_row, listing_row, ts
 
 _SOURCE_STATE = {
     CrawlOutcome.COMPLETE: SourceState.OK,
@@ -37,19 +39,26 @@ def write_listings(conn: sqlite3.Connection, writes: Sequence[StoredListing]) ->
     search index in step with them."""
     if not writes:
         return
-    ids = json.dumps([s.id for s in writes])
-    existing = {row[0] for row in conn.execute(statements.EXISTING_LISTINGS, (ids,))}
+    latest = {s.id: s for s in writes}
+    ids = json.dumps(list(latest))
+    existing = [row[0] for row in conn.execute(statements.EXISTING_LISTINGS, (ids,))]
     if existing:
-        conn.execute(statements.FTS_FORGET, (json.dumps(sorted(existing)),))
-    placed = set(existing)
-    fresh: list[Values] = []
-    again: list[Values] = []
-    for stored in writes:
-        (again if stored.id in placed else fresh).append(listing_row(stored))
-        placed.add(stored.id)
-    conn.executemany(statements.INSERT_LISTING, fresh)
-    conn.executemany(statements.UPSERT_LISTING, again)
-    conn.execute(statements.FTS_INDEX, (ids,))
+        again = json.dumps(existing)
+        conn.execute(statements.FTS_FORGET, (again,))
+        conn.executemany(statements.UPSERT_LISTING, [listing_row(latest.pop(i)) for i in existing])
+        conn.execute(statements.FTS_INDEX, (again,))
+    if not latest:
+        return
+    # New rows get the rowids SQLite would give them, so that their search entries
+    # go in straight from the values (no second lookup of each row by id) and in
+    # rowid order after the re-indexed existing ones.
+    (top,) = conn.execute(statements.MAX_LISTING_ROWID).fetchone()
+    fresh = list(enumerate(latest.values(), start=top + 1))
+    conn.executemany(statements.INSERT_LISTING_AT, [(n, *listing_row(s)) for n, s in fresh])
+    conn.executemany(
+        statements.FTS_ADD,
+        [(n, s.listing.title, s.listing.seller, s.listing.first_post) for n, s in fresh],
+    )
 
 
 def write_crawl(
