@@ -400,6 +400,18 @@ def _record_internal_error(store: Store, crawl: Crawl, exc: Exception) -> None:
         log.error("%s: could not record the failed crawl: %s", crawl.source, one_line(str(second)))
 
 
+def revisit_backlogs(
+    store: Store, sources: Sequence[Source], now: datetime
+) -> dict[str, RevisitBacklog]:
+    """The revisit backlog (`absence.revisit_backlog`) of each enabled `verify`
+    source at `now`, by name: for `leakmon status` and the metrics file."""
+    return {
+        source.name: revisit_backlog(store.aged_out_listings(source.name), source, now)
+        for source in sources
+        if source.enabled and absence_mode(source) == "verify"
+    }
+
+
 async def crawl_many(
     sources: Sequence[Source],
     crawl_one: Callable[[Source], Awaitable[CrawlReport]],

@@ -5,13 +5,15 @@ docs/lifecycle.md through the real pipeline and store."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from monitor.absence import (
     revisit_at,
@@ -19,7 +21,11 @@ from monitor.absence import (
     revisit_grace,
     revisit_interval,
 )
-from monitor.extract import get_engine
+from monitor.cli import main
+from monitor.config import load_config
+from monitor.daemon import health_of
+from monitor.extract import ENGINES, get_engine
+from monitor.health import prometheus
 from monitor.lifecycle import plan_verifications
 from monitor.models import (
     Crawl,
@@ -326,3 +332,42 @@ def test_an_overloaded_source_warns_and_still_finds_the_deletion(
     assert any("aged-out revisits overdue" in r.getMessage() for r in caplog.records)
     report = forum.crawl(bound + 2)
     assert report.backlog.overdue > 0 and "revisits_overdue=" in report.summary()
+
+
+# ------------------------------------------------------------------ the signal
+
+
+def test_status_and_metrics_show_overdue_revisits(tmp_path: Path) -> None:
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f'[[source]]\nname = "forum"\nurl = "{HOST}/forumdisplay.php?fid=2"\n'
+        'engine = "mybb"\nevery = "1h"\n\n'
+        f'[[source]]\nname = "shop"\nurl = "{HOST}/shop/"\nengine = "shop"\nevery = "1h"\n'
+    )
+    db = tmp_path / "leakmon.db"
+    now = datetime.now(UTC)
+    with Store.open(db) as store:
+        forum = replace(SRC, url=f"{HOST}/forumdisplay.php?fid=2")
+        shop = Source(name="shop", url=f"{HOST}/shop/", engine="shop", every=3600)
+        store.sync_sources([forum, shop])
+        seeded = (
+            StoredListing(listing("late"), AGED_OUT, now - 80 * D, now - 9 * D),  # 2 d late
+            StoredListing(listing("fine"), AGED_OUT, now - 1 * D, now - 1 * H),
+            StoredListing(listing("a"), ACTIVE, now, now),
+        )
+        c = Crawl("seed", "forum", now, now, CrawlOutcome.PARTIAL, 1, 1, ())
+        store.apply(CrawlDiff(c, seeded, (), {}, ()), ())
+        health = health_of(load_config(config, env={}, engines=ENGINES), store, now)
+    backlog = {s.name: s.revisits for s in health.sources}
+    assert backlog["shop"] is None  # counted, not verified: nothing to revisit
+    assert backlog["forum"] is not None
+    assert (backlog["forum"].aged_out, backlog["forum"].overdue) == (2, 1)
+    assert 'leakmon_source_revisits_overdue{source="forum"} 1' in prometheus(health)
+    result = CliRunner().invoke(main, ["status", "--config", str(config), "--db", str(db)])
+    assert result.exit_code == 0, result.output  # behind schedule, not unhealthy
+    assert "overdue revisits" in result.stdout and "1 of 2, 2d 0h late" in result.stdout
+    result = CliRunner().invoke(
+        main, ["status", "--config", str(config), "--db", str(db), "--json"]
+    )
+    rows = {s["name"]: s for s in json.loads(result.stdout)["sources"]}
+    assert rows["forum"]["revisits"]["overdue"] == 1 and rows["shop"]["revisits"] is None
