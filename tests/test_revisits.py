@@ -26,7 +26,7 @@ from monitor.config import load_config
 from monitor.daemon import health_of
 from monitor.extract import ENGINES, get_engine
 from monitor.health import prometheus
-from monitor.lifecycle import plan_verifications
+from monitor.lifecycle import MAX_VERIFICATIONS, plan_verifications
 from monitor.models import (
     Crawl,
     CrawlDiff,
@@ -149,6 +149,11 @@ def test_budget_vanished_first_then_evidence_room_then_the_queue() -> None:
     assert plan(known, limit=2, reserve=5) == ["v0", "v1"]  # vanished never wait
     capped = replace(SRC, revisit_budget=2)
     assert plan(known, capped) == ["v0", "v1", "v2", "m", "r5", "r4"]  # MISSING not capped
+
+
+def test_the_default_page_budget_is_the_live_bound() -> None:
+    assert SRC.page_budget == MAX_VERIFICATIONS == 20
+    assert len(plan([aged(f"r{i}", 1 * D, 7 * H) for i in range(30)])) == 20
 
 
 def test_revisits_happen_on_partial_crawls_but_not_blocked_ones() -> None:
