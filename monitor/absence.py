@@ -3,7 +3,10 @@ to fetch before `lifecycle.diff_crawl` judges them.
 
 A complete crawl is plausible unless its listing count collapsed or most known
 listings were replaced by unknown ones (`layout_suspicion`). Forum sources verify
-absent listings on their own page; shops count absences (`absence_mode`).
+absent listings on their own page; shops count absences (`absence_mode`). Aged-out
+listings are checked again on a schedule that slows with their age
+(`revisit_interval`), most overdue first, within the crawl's page budget
+(`plan_verifications`); `revisit_backlog` says how far behind that schedule is.
 """
 
 from __future__ import annotations
