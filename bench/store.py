@@ -9,6 +9,7 @@ Measures (median of several runs where it makes sense):
 - ingest of new listings (diff_crawl + apply of 10,000 new ones)   >= 20k/s
 - `show` (listing, events, observations, verifications, alerts, cluster)  <= 10 ms
 - full-text search                                  <= 50 ms
+- `leakmon seller HANDLE` (summary row, and the handle's listings)
 - growth over 1,000 unchanged crawls: rows added per table, bytes on disk
 """
 
@@ -317,7 +318,20 @@ def bench(store: Store, path: Path) -> dict[str, Any]:
         lambda: store.read("s", history.listings, search="acme"), 3
     )
     out["fts_common_hits"] = len(hits)
-    # 5. growth over 1,000 unchanged crawls
+    # 5. `leakmon seller HANDLE`: the summary row, and the same row through the view
+    # (the query as shipped before, which groups every listing before filtering)
+    out["seller_ms"], row = timed(lambda: store.read("s", history.sellers, "SELLER4242"), 11)
+    out["seller_via_view_ms"], view_row = timed(
+        lambda: list(
+            store.db.query("SELECT * FROM sellers WHERE handle = ? COLLATE NOCASE", ["SELLER4242"])
+        ),
+        3,
+    )
+    assert row == view_row and row, (row, view_row)
+    out["seller_listings_ms"], _ = timed(
+        lambda: store.read("s", history.listings, seller="SELLER4242"), 11
+    )
+    # 6. growth over 1,000 unchanged crawls
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before_rows, before_bytes = table_counts(store), disk_bytes(path)
     t = time.perf_counter()

@@ -3,7 +3,10 @@ to fetch before `lifecycle.diff_crawl` judges them.
 
 A complete crawl is plausible unless its listing count collapsed or most known
 listings were replaced by unknown ones (`layout_suspicion`). Forum sources verify
-absent listings on their own page; shops count absences (`absence_mode`).
+absent listings on their own page; shops count absences (`absence_mode`). Aged-out
+listings are checked again on a schedule that slows with their age
+(`revisit_interval`), most overdue first, within the crawl's page budget
+(`plan_verifications`); `revisit_backlog` says how far behind that schedule is.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.models import Crawl, CrawlOutcome, Listing, ListingState, Source, StoredListing
+from monitor.models import (
+    Crawl,
+    CrawlOutcome,
+    Listing,
+    ListingState,
+    RevisitBacklog,
+    Source,
+    StoredListing,
+)
 
 # Shape checks of a complete crawl (see `layout_suspicion`).
 COUNT_DROP_RATIO = 0.5  # fewer listings than this share of the recent median
@@ -22,7 +33,9 @@ CHURN_RATIO = 0.6  # share of active listings vanished AND share of seen ones un
 CHURN_MIN_KNOWN = 3  # churn is judged only with at least this many active listings
 # Verification of absent listings (see `plan_verifications`).
 MAX_VERIFICATIONS = 20  # own-page fetches per crawl; the rest wait for the next crawl
-DEFAULT_REVISIT = timedelta(hours=6)  # aged-out listings are verified again this often
+DEFAULT_REVISIT = timedelta(hours=6)  # shortest interval between checks of an aged-out listing
+DEFAULT_REVISIT_MAX = timedelta(days=7)  # longest interval (old listings)
+REVISIT_AGE_SHARE = 8  # an aged-out listing is checked again after an eighth of its age
 FORUM_ENGINES = frozenset({"mybb", "xenforo", "phpbb", "vbulletin", "smf", "invision"})
 _FORUM_URL = re.compile(
     r"forumdisplay|viewforum|showthread|viewtopic|/forums?/|/threads?/|/topics?/|[?&]f(id)?=",
@@ -95,13 +108,66 @@ def layout_suspicion(
 
 
 def revisit_every(source: Source) -> timedelta:
+    """The shortest interval between two checks of an aged-out listing."""
     if source.revisit_every is None:
         return DEFAULT_REVISIT
     return timedelta(seconds=source.revisit_every)
 
 
+def revisit_max(source: Source) -> timedelta:
+    """The longest interval between two checks of an aged-out listing."""
+    if source.revisit_max is None:
+        return DEFAULT_REVISIT_MAX
+    return timedelta(seconds=source.revisit_max)
+
+
+def revisit_interval(stored: StoredListing, source: Source) -> timedelta:
+    """How long after its last check (`last_seen`) an aged-out listing is due again:
+    `1 / REVISIT_AGE_SHARE` of its age at that check, at least `revisit_every`, at most
+    `revisit_max`. Age counts from the listing's posting time or its first sight,
+    whichever is earlier (a forum watched since yesterday still has old threads)."""
+    born = stored.first_seen
+    posted = stored.listing.posted_at
+    if posted is not None and posted.tzinfo is not None:
+        born = min(born, posted)
+    age = max(stored.last_seen - born, timedelta(0))
+    return min(max(age / REVISIT_AGE_SHARE, revisit_every(source)), revisit_max(source))
+
+
+def revisit_at(stored: StoredListing, source: Source) -> datetime:
+    """When an aged-out listing's next check is due."""
+    return stored.last_seen + revisit_interval(stored, source)
+
+
 def revisit_due(stored: StoredListing, source: Source, now: datetime) -> bool:
-    return stored.state is ListingState.AGED_OUT and stored.last_seen + revisit_every(source) <= now
+    return stored.state is ListingState.AGED_OUT and revisit_at(stored, source) <= now
+
+
+def revisit_grace(source: Source) -> timedelta:
+    """How late a due revisit may be before it counts as overdue: two crawl intervals
+    (a revisit due now waits for the next crawl; one more absorbs clock jitter)."""
+    return timedelta(seconds=2 * source.every)
+
+
+def revisit_budget(source: Source, limit: int) -> int:
+    """Revisits of aged-out listings one crawl may make out of `limit` pages."""
+    return limit if source.revisit_budget is None else min(limit, source.revisit_budget)
+
+
+def revisit_backlog(
+    listings: Iterable[StoredListing], source: Source, now: datetime
+) -> RevisitBacklog:
+    """How far the revisits of the AGED_OUT ones among `listings` are behind at `now`."""
+    aged = [s for s in listings if s.state is ListingState.AGED_OUT]
+    late = [now - revisit_at(s, source) for s in aged]
+    late = [d for d in late if d >= timedelta(0)]
+    grace = revisit_grace(source)
+    return RevisitBacklog(
+        aged_out=len(aged),
+        due=len(late),
+        overdue=sum(1 for d in late if d > grace),
+        worst_late=max(late, default=timedelta(0)).total_seconds(),
+    )
 
 
 def seen_ids(crawl: Crawl) -> dict[str, Listing]:
@@ -118,16 +184,22 @@ def plan_verifications(
     *,
     previous_complete: Sequence[int],
     limit: int = MAX_VERIFICATIONS,
+    reserve: int = 0,
 ) -> tuple[StoredListing, ...]:
-    """The listings whose own page the caller should fetch before `diff_crawl`.
+    """The listings whose own page the caller should fetch before `diff_crawl`, at
+    most `limit`, in this order:
 
-    For a `verify` source: ACTIVE or MISSING listings absent from a plausible complete
-    crawl, and AGED_OUT listings absent from a complete or partial crawl whose revisit
-    is due (`source.revisit_every`, default 6 h). Listings that just vanished (ACTIVE)
-    come first, most recently seen first; then the others by `last_seen` plus one
-    revisit interval per unanswered check (`missing_streak`): a page that never
-    answers moves back in the queue instead of taking every slot, and no listing
-    waits forever. At most `limit`; the rest wait for a later crawl.
+    1. ACTIVE listings absent from a plausible complete crawl of a `verify` source
+       (they just vanished), most recently seen first.
+    2. After `reserve` pages kept for the crawl's first-sight evidence (which cannot
+       wait: a listing is new only once), one queue, longest waiting first: MISSING
+       listings absent from a plausible complete crawl (waiting since `last_seen`)
+       and AGED_OUT listings whose revisit is due (`revisit_at`; complete or partial
+       crawls), each moved back by `revisit_every` once per unanswered check
+       (`missing_streak`), so a page that never answers cannot take every slot and
+       no listing waits forever. At most `revisit_budget` of them are revisits.
+
+    The rest wait for a later crawl.
     """
     if absence_mode(source) != "verify" or crawl.outcome not in (
         CrawlOutcome.COMPLETE,
@@ -141,12 +213,32 @@ def plan_verifications(
         len(crawl.listings), seen, known, previous_complete
     ):
         absent = [s for s in unseen if s.state in (ListingState.ACTIVE, ListingState.MISSING)]
-    due = [s for s in unseen if revisit_due(s, source, crawl.finished)]
+    urgent = sorted(
+        (s for s in absent if s.state is ListingState.ACTIVE),
+        key=lambda s: (-s.last_seen.timestamp(), s.id),
+    )[:limit]
     every = revisit_every(source)
 
-    def rank(s: StoredListing) -> tuple[int, float, str]:
-        if s.state is ListingState.ACTIVE:
-            return (0, -s.last_seen.timestamp(), s.id)
-        return (1, (s.last_seen + every * s.missing_streak).timestamp(), s.id)
+    def waiting_since(s: StoredListing) -> tuple[datetime, str]:
+        since = s.last_seen if s.state is ListingState.MISSING else revisit_at(s, source)
+        return since + every * s.missing_streak, s.id
 
-    return tuple(sorted([*absent, *due], key=rank)[:limit])
+    queue = sorted(
+        [
+            *(s for s in absent if s.state is ListingState.MISSING),
+            *(s for s in unseen if revisit_due(s, source, crawl.finished)),
+        ],
+        key=waiting_since,
+    )
+    room = max(0, limit - len(urgent) - reserve)
+    revisits = revisit_budget(source, limit)
+    picked: list[StoredListing] = []
+    for stored in queue:
+        if len(picked) >= room:
+            break
+        if stored.state is ListingState.AGED_OUT:
+            if revisits == 0:
+                continue
+            revisits -= 1
+        picked.append(stored)
+    return (*urgent, *picked)

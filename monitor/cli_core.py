@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -18,6 +19,8 @@ from monitor.clikit import (
     open_store,
     select_sources,
 )
+from monitor.models import RevisitBacklog
+from monitor.report_history import duration
 
 # ------------------------------------------------------------------ commands
 
@@ -137,12 +140,25 @@ def run(
     sys.exit(asyncio.run(daemon.run()))
 
 
+def revisits_text(backlog: RevisitBacklog | None) -> str:
+    """`status`'s cell: "-" (not a verify source), "0 of 12", "3 of 12, 1d 2h late"."""
+    if backlog is None:
+        return "-"
+    text = f"{backlog.overdue} of {backlog.aged_out}"
+    if backlog.overdue:
+        text += f", {duration(backlog.worst_late)} late"
+    return text
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @common_options
 @guarded
 def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> None:
-    """Health per source and of the outbox. Exit 0 healthy, 1 degraded, 2 down."""
+    """Health per source and of the outbox. Exit 0 healthy, 1 degraded, 2 down.
+
+    "overdue revisits": aged-out listings whose check is late by more than two crawl
+    intervals, of all aged-out ones, and how late the oldest is."""
     from monitor.daemon import health_of
 
     config = load(config_path)
@@ -162,6 +178,7 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
                         "last_ok": s.last_ok,
                         "failure_streak": s.failure_streak,
                         "next_run": s.next_run.isoformat() if s.next_run else None,
+                        "revisits": None if s.revisits is None else asdict(s.revisits),
                     }
                     for s in health.sources
                 ],
@@ -175,10 +192,12 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
                 report.clean(s.last_ok or "-")[:19],
                 str(s.failure_streak),
                 s.next_run.isoformat()[:19] if s.next_run else "-",
+                revisits_text(s.revisits),
             ]
             for s in health.sources
         ]
-        click.echo(report.table(rows, ["source", "state", "last ok", "failures", "next run"]))
+        headers = ["source", "state", "last ok", "failures", "next run", "overdue revisits"]
+        click.echo(report.table(rows, headers))
         click.echo(
             f"outbox: {health.pending_alerts} pending, {health.failed_alerts} failed; "
             f"database {health.db_bytes / 1e6:.1f} MB; health: {health.name}"

@@ -53,6 +53,7 @@ from monitor.models import (
     StorageSettings,
     TorSettings,
 )
+from monitor.units import parse_duration
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -260,6 +261,7 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
                 for key in selectors
                 if key not in CSS_KEYS and key in SelectorsModel.model_fields
             ]
+    problems += _revisit_checks(doc)
     for loc, ops in _entries(doc, "ops"):
         target = ops.get("target")
         if isinstance(target, str) and target not in names["notify"]:
@@ -284,6 +286,44 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
                 for value in (values if isinstance(values, list) else [])
                 if isinstance(value, str) and value not in known
             ]
+    return problems
+
+
+# (key, the key it is bounded by, that key's default, message): `key` must not
+# exceed / fall below the other one's value where a source takes both.
+_REVISIT_BOUNDS: tuple[tuple[str, str, Any, str], ...] = (
+    ("revisit_budget", "page_budget", 20, "must be at most page_budget ({})"),
+    ("revisit_max", "revisit_every", "6h", "must be at least revisit_every ({})"),
+)
+
+
+def _revisit_checks(doc: Mapping[str, Any]) -> list[Problem]:
+    """revisit_budget <= page_budget and revisit_max >= revisit_every, for the values
+    each source ends up with ([defaults] under its own), at the table that sets one
+    of the two (a source that sets neither is [defaults]' problem, reported once).
+    Values of the wrong type are left to the schema."""
+    problems: list[Problem] = []
+    ((dloc, defaults),) = _entries(doc, "defaults") or [(("defaults",), {})]
+    for key, other, default, message in _REVISIT_BOUNDS:
+        for loc, table in [(dloc, defaults), *_entries(doc, "source")]:
+            if key not in table and (loc == dloc or other not in table):
+                continue  # nothing new to compare at this table
+            value = table.get(key, defaults.get(key))
+            bound = table.get(other, defaults.get(other, default))
+            if value is None:
+                continue
+            try:
+                too_far = (
+                    parse_duration(value) < parse_duration(bound)
+                    if key == "revisit_max"
+                    else isinstance(value, int) and isinstance(bound, int) and value > bound
+                )
+            except ValueError:
+                continue
+            if too_far:
+                problem = ((*loc, key), message.format(bound))
+                if problem not in problems:
+                    problems.append(problem)
     return problems
 
 

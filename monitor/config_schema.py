@@ -223,6 +223,9 @@ class DefaultsModel(_Model):
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     absence: Annotated[str, _choice("absence", ABSENCE)] | None = None
     revisit_every: Duration | None = None
+    revisit_max: Duration | None = None
+    page_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
+    revisit_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
     skip_sticky: bool | None = None
     timezone: TimeZone | None = None
     active_hours: ActiveHours | None = None

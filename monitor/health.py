@@ -2,7 +2,9 @@
 
 Pure: configured sources, stored source rows and outbox counts in; a verdict out.
 healthy (0): every enabled source ok, nothing failed in the outbox; degraded (1):
-some source not ok, or alerts failed; down (2): no enabled source is ok.
+some source not ok, or alerts failed; down (2): no enabled source is ok. Overdue
+revisits of aged-out listings are shown per source but leave the level alone: the
+source works, it is behind its revisit schedule (a capacity setting to change).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.models import Source
+from monitor.models import RevisitBacklog, Source
 
 HEALTHY, DEGRADED, DOWN = 0, 1, 2
 LEVEL_NAMES = {HEALTHY: "healthy", DEGRADED: "degraded", DOWN: "down"}
@@ -25,6 +27,7 @@ class SourceHealth:
     last_ok: str | None
     failure_streak: int
     next_run: datetime | None
+    revisits: RevisitBacklog | None = None  # verify sources only
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,10 @@ def assess(
     rows: Sequence[Mapping[str, Any]],
     alert_counts: Mapping[str, int],
     db_bytes: int,
+    backlogs: Mapping[str, RevisitBacklog] | None = None,
 ) -> Health:
-    """Judge the installation from what the database says about each source."""
+    """Judge the installation from what the database says about each source;
+    `backlogs`: the revisit backlog of each `verify` source, by name."""
     by_name = {row["name"]: row for row in rows}
     states: list[SourceHealth] = []
     for source in sources:
@@ -64,6 +69,7 @@ def assess(
                 last_ok=row.get("last_ok"),
                 failure_streak=int(row.get("failure_streak") or 0),
                 next_run=_next_run(last, source.every) if source.enabled else None,
+                revisits=(backlogs or {}).get(source.name),
             )
         )
     enabled = [s for s in states if s.state != "disabled"]
@@ -104,9 +110,14 @@ def prometheus(health: Health) -> str:
         f"leakmon_db_bytes {health.db_bytes}",
         "# TYPE leakmon_source_ok gauge",
         "# TYPE leakmon_source_failure_streak gauge",
+        "# HELP leakmon_source_revisits_overdue aged-out listings whose revisit is overdue",
+        "# TYPE leakmon_source_revisits_overdue gauge",
     ]
     for source in health.sources:
         label = source.name.replace("\\", "").replace('"', "")
         lines.append(f'leakmon_source_ok{{source="{label}"}} {int(source.state == "ok")}')
         lines.append(f'leakmon_source_failure_streak{{source="{label}"}} {source.failure_streak}')
+        if source.revisits is not None:
+            overdue = source.revisits.overdue
+            lines.append(f'leakmon_source_revisits_overdue{{source="{label}"}} {overdue}')
     return "\n".join(lines) + "\n"

@@ -104,7 +104,10 @@ class Source:
     max_pages: int = 5
     missing_after: int = 1  # count mode: complete crawls without a listing before it is gone
     absence: str = "auto"  # auto | verify (fetch the thread page) | count (missing_after)
-    revisit_every: float | None = None  # seconds between revisits of aged-out listings
+    revisit_every: float | None = None  # seconds: shortest interval between revisits
+    revisit_max: float | None = None  # seconds: longest interval between revisits
+    page_budget: int = 20  # own pages (verifications, revisits, evidence) per crawl
+    revisit_budget: int | None = None  # revisits per crawl at most (None: what is left)
     allow_clearnet: bool = False
     onion_redirects: bool = False  # a redirect may lead to another .onion host (a mirror)
     baseline_alerts: bool = False  # alert on the first complete crawl too
@@ -281,6 +284,16 @@ class Crawl:
     wire_bytes: int
     listings: tuple[Listing, ...]
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class RevisitBacklog:
+    """Aged-out listings of one source and how far their revisits are behind."""
+
+    aged_out: int = 0
+    due: int = 0  # revisit due now
+    overdue: int = 0  # due for longer than the source's grace (`absence.revisit_grace`)
+    worst_late: float = 0.0  # seconds the most overdue revisit is past due (0: none due)
 
 
 @dataclass(frozen=True)

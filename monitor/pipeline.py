@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from monitor.absence import absence_mode
+from monitor.absence import absence_mode, revisit_backlog
 from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
 from monitor.extract import Engine, extract_thread, parse_text
 from monitor.fetch import one_line
-from monitor.lifecycle import MAX_VERIFICATIONS, diff_crawl, fingerprint, plan_verifications
+from monitor.lifecycle import diff_crawl, fingerprint, plan_verifications
 from monitor.models import (
     Alert,
     Crawl,
@@ -32,6 +32,7 @@ from monitor.models import (
     Page,
     PageOutcome,
     PageSnapshot,
+    RevisitBacklog,
     Rule,
     Source,
     StoredListing,
@@ -44,6 +45,7 @@ from monitor.verify import verify_page
 
 log = logging.getLogger(__name__)
 NO_OPS = OpsSettings()  # no ops target: source-health events are stored, not sent
+NO_BACKLOG = RevisitBacklog()
 
 
 class PageFetcher(Protocol):
@@ -60,6 +62,7 @@ class CrawlReport:
     pages: tuple[Page, ...]
     seconds: float
     verifications: tuple[Verification, ...] = ()
+    backlog: RevisitBacklog = NO_BACKLOG  # aged-out revisits left waiting
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -72,6 +75,8 @@ class CrawlReport:
             kinds += " verified=" + ",".join(
                 f"{v}:{verdicts.count(v)}" for v in sorted(set(verdicts))
             )
+        if self.backlog.overdue:
+            kinds += f" revisits_overdue={self.backlog.overdue}"
         err = f" error={self.crawl.error}" if self.crawl.error else ""
         return (
             f"{self.crawl.source}: {self.crawl.outcome}{base} pages={self.crawl.pages} "
@@ -213,6 +218,20 @@ async def verify_listings(
     return tuple(checks), tuple(kept)
 
 
+def evidence_due(
+    listings: Sequence[Listing],
+    known: Mapping[str, StoredListing],
+    *,
+    keep_html: bool,
+    read_thread: ReadThread | None,
+) -> list[Listing]:
+    """The listings whose own page `collect_evidence` wants: new or changed ones,
+    when their HTML is kept or their page can be read (else none)."""
+    if not keep_html and read_thread is None:
+        return []
+    return [li for li in listings if li.id not in known or field_changes(known[li.id].listing, li)]
+
+
 async def collect_evidence(
     listings: Sequence[Listing],
     known: Mapping[str, StoredListing],
@@ -227,11 +246,7 @@ async def collect_evidence(
     their HTML (`keep_html`) and take the evidence fields (first post, size, span,
     data types, country) `read_thread` finds there. Returns every listing (enriched
     where read) and the pages to keep. Does nothing unless one of the two is on."""
-    if not keep_html and read_thread is None:
-        return tuple(listings), ()
-    due = [li for li in listings if li.id not in known or field_changes(known[li.id].listing, li)][
-        :budget
-    ]
+    due = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)[:budget]
     enriched: dict[str, Listing] = {}
     kept: list[PageSnapshot] = []
     for listing in due:
@@ -262,13 +277,17 @@ async def crawl_source(
     keep_html: bool = False,
     read_thread: ReadThread | None = None,
     ops: OpsSettings = NO_OPS,
-    page_budget: int = MAX_VERIFICATIONS,
+    page_budget: int | None = None,
 ) -> CrawlReport:
     """Crawl one source, verify the listings that vanished (their own pages, through
     the same fetcher), and write everything in one transaction. `keep_html` keeps
     the HTML of fetched listing pages; `read_thread` see `verify_listings`; `ops`
     routes source-health events (down, recovered, layout changed) to its target;
-    `page_budget` bounds the listing pages fetched (verifications, then evidence)."""
+    `page_budget` bounds the listing pages fetched (default `source.page_budget`):
+    listings that just vanished, first-sight evidence, then still-missing listings
+    and aged-out revisits (`lifecycle.plan_verifications`). Revisits still waiting
+    past their grace are logged as a warning and reported in `CrawlReport.backlog`."""
+    budget = source.page_budget if page_budget is None else page_budget
     t0 = time.perf_counter()
     started = clock()
     try:
@@ -290,8 +309,13 @@ async def crawl_source(
     try:
         known = store.known_listings(source.name)
         previous = store.recent_complete_counts(source.name)
+        wanted = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
         plan = plan_verifications(
-            crawl, known, source, previous_complete=previous, limit=page_budget
+            crawl, known, source, previous_complete=previous, limit=budget, reserve=len(wanted)
+        )
+        planned = {s.id for s in plan} | {li.id for li in listings}
+        backlog = revisit_backlog(
+            (s for s in known.values() if s.id not in planned), source, crawl.finished
         )
         checks: tuple[Verification, ...] = ()
         kept: tuple[PageSnapshot, ...] = ()
@@ -308,7 +332,7 @@ async def crawl_source(
             listings,
             known,
             fetcher,
-            budget=max(0, page_budget - len(plan)),
+            budget=max(0, budget - len(plan)),
             keep_html=keep_html,
             read_thread=read_thread,
             clock=clock,
@@ -344,11 +368,22 @@ async def crawl_source(
             by_id.update({sl.id: sl.listing for sl in diff.writes})
             alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
         store.apply(diff, alerts, verifications=checks, pages=kept)
-        report = CrawlReport(diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks)
+        report = CrawlReport(
+            diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks, backlog
+        )
     except Exception as exc:  # a bug in a stage, not a page failure
         _record_internal_error(store, crawl, exc)
         raise
     log.info("%s", report.summary())
+    if backlog.overdue:
+        log.warning(
+            "%s: %d of %d aged-out revisits overdue (the oldest by %.1f h): raise "
+            "page_budget or revisit_budget, or revisit_max",
+            source.name,
+            backlog.overdue,
+            backlog.aged_out,
+            backlog.worst_late / 3600,
+        )
     return report
 
 
@@ -363,6 +398,18 @@ def _record_internal_error(store: Store, crawl: Crawl, exc: Exception) -> None:
         store.apply(empty, ())
     except Exception as second:  # the first error is the one raised
         log.error("%s: could not record the failed crawl: %s", crawl.source, one_line(str(second)))
+
+
+def revisit_backlogs(
+    store: Store, sources: Sequence[Source], now: datetime
+) -> dict[str, RevisitBacklog]:
+    """The revisit backlog (`absence.revisit_backlog`) of each enabled `verify`
+    source at `now`, by name: for `leakmon status` and the metrics file."""
+    return {
+        source.name: revisit_backlog(store.aged_out_listings(source.name), source, now)
+        for source in sources
+        if source.enabled and absence_mode(source) == "verify"
+    }
 
 
 async def crawl_many(

@@ -20,7 +20,6 @@ from urllib.parse import quote
 from monitor.captures import Capture, SavedFile
 from monitor.extract import Engine
 from monitor.fetch import block_reason, decode_body
-from monitor.lifecycle import MAX_VERIFICATIONS
 from monitor.models import (
     Alert,
     CrawlDiff,
@@ -189,13 +188,13 @@ async def replay_captures(
     rates: Mapping[str, float] | None = None,
     keep_html: bool = False,
     ops: OpsSettings = NO_OPS,
-    page_budget: int = MAX_VERIFICATIONS,
+    page_budget: int | None = None,
     on_crawl: Callable[[ReplayedCrawl], None] | None = None,
 ) -> ReplayReport:
     """Crawl `source` once per capture, oldest first, into `store`.
 
     `page_budget`: listing pages (verifications, evidence) fetched per crawl, as
-    `pipeline.crawl_source` takes it (live: `MAX_VERIFICATIONS`).
+    `pipeline.crawl_source` takes it (default: the source's `page_budget`, as live).
 
     Captures at or before the source's last stored crawl are skipped, so replaying
     a directory again (or after new captures were added) adds only what is new.

@@ -777,3 +777,56 @@ def test_ops_section(tmp_path: Path) -> None:
     text = "\n".join(info.value.problems)
     assert "ops.target: unknown notify target 'slak' (did you mean 'slack'?)" in text
     assert "ops.down_after: must be at least 1" in text
+
+
+def test_revisit_keys_map_to_the_source_with_defaults_underneath(tmp_path: Path) -> None:
+    text = (
+        '[defaults]\nrevisit_max = "2d"\npage_budget = 30\n'
+        + source(name='"inherits"')
+        + source('revisit_every = "1h"\nrevisit_max = "1d"\nrevisit_budget = 8\n', name='"own"')
+    )
+    inherits, own = load_config(write(tmp_path, text), env={}).sources
+    assert (inherits.revisit_max, inherits.page_budget, inherits.revisit_budget) == (
+        2 * 86400,
+        30,
+        None,
+    )
+    assert (own.revisit_every, own.revisit_max, own.page_budget, own.revisit_budget) == (
+        3600,
+        86400,
+        30,
+        8,
+    )
+    (plain,) = load_config(write(tmp_path, source()), env={}).sources
+    assert (plain.revisit_max, plain.page_budget, plain.revisit_budget) == (None, 20, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[defaults]\npage_budget = 0\n", ["defaults.page_budget: must be at least 1"]),
+        ("[defaults]\nrevisit_budget = 0\n", ["defaults.revisit_budget: must be at least 1"]),
+        ('[defaults]\nrevisit_max = "soon"\n', ["defaults.revisit_max: not a duration"]),
+        (
+            "[defaults]\nrevisit_budget = 25\n",
+            ["defaults.revisit_budget: must be at most page_budget (20)"],
+        ),
+        (
+            '[defaults]\nrevisit_max = "1h"\n',
+            ["defaults.revisit_max: must be at least revisit_every (6h)"],
+        ),
+        (  # a source's own page_budget under [defaults]' revisit_budget
+            "[defaults]\nrevisit_budget = 10\n" + source("page_budget = 5\n"),
+            ["source[0].revisit_budget: must be at most page_budget (5)"],
+        ),
+        (
+            source('revisit_every = "2d"\nrevisit_max = "1d"\n'),
+            ["source[0].revisit_max: must be at least revisit_every (2d)"],
+        ),
+    ],
+)
+def test_revisit_keys_broken(tmp_path: Path, text: str, expected: list[str]) -> None:
+    text = text if "[[source]]" in text else text + source()
+    problems = problems_of(write(tmp_path, text))
+    assert [p[: len(e)] for p, e in zip(problems, expected, strict=False)] == expected, problems
+    assert len(problems) == len(expected), problems

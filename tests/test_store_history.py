@@ -99,3 +99,38 @@ def test_fewer_hits_than_the_limit_are_all_returned_in_order(store: Store) -> No
     assert 0 < len(every) < 100
     assert ids(store, search="bank", state="deleted", source="a", limit=100) == every
     assert ids(store, search="nothing-like-this", limit=100) == []
+
+
+def test_one_seller_is_the_sellers_views_row_for_that_handle(tmp_path: Path) -> None:
+    """`history.sellers(db, handle)` reads only the handle's listings (through the
+    seller index) instead of filtering the view, which groups every listing; the
+    row must be the view's own, whatever the case of the handle asked for."""
+    rng = random.Random(5)
+    handles = ["ChinaDan", "chinadan", "CHINADAN", "dk", "DK", "Ünïcode", "x y", "", None]
+    with Store.open(tmp_path / "sellers.db") as s:
+        s.sync_sources(SOURCES)
+        for n in range(8):
+            at = T0 + timedelta(hours=n)
+            writes = []
+            for i in range(n * 12, n * 12 + 12):
+                li = Listing(
+                    rng.choice("ab"),
+                    str(i),
+                    f"http://x.onion/{i}",
+                    f"t{i}",
+                    seller=rng.choice(handles),
+                    records=rng.choice([None, Records(i * 1000, str(i))]),
+                )
+                state = rng.choice(list(ListingState))
+                writes.append(StoredListing(li, state, at, at + timedelta(minutes=i)))
+            for src in "ab":
+                mine = tuple(w for w in writes if w.listing.source == src)
+                c = Crawl(f"c{n}{src}", src, at, at, CrawlOutcome.PARTIAL, 1, 1, ())
+                s.apply(CrawlDiff(c, mine, (), {}, ()), ())
+        view = "SELECT * FROM sellers WHERE handle = :h COLLATE NOCASE"
+        asked = ["chinadan", "ChinaDan", "DK", "dk", "ünïcode", "Ünïcode", "x y", "", "ghost"]
+        for handle in asked:
+            expected = list(s.db.query(view, {"h": handle}))
+            assert s.read("seller", history.sellers, handle) == expected, handle
+        assert s.read("seller", history.sellers, "chinadan")[0]["listings"] > 10
+        assert s.read("seller", history.sellers, "") == []

@@ -190,6 +190,14 @@ class Store:
             rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE source = ?", [source])
             return {row[0]: stored_listing(row) for row in rows}  # row[0]: id
 
+    def aged_out_listings(self, source: str) -> list[StoredListing]:
+        """The AGED_OUT listings of `source` (for the revisit backlog)."""
+        with self._errors("read listings"):
+            rows = self.db.conn.execute(
+                f"{SELECT_LISTINGS} WHERE source = ? AND state = 'aged_out'", [source]
+            )
+            return [stored_listing(row) for row in rows]
+
     def repost_candidates(
         self,
         listings: Sequence[Listing],
