@@ -68,9 +68,7 @@ async def crawls(n: int, profile: bool) -> tuple[list[Counter[str]], int, int]:
                 if profiler is not None and i:
                     profiler.enable()
                 t0 = time.thread_time()
-                report = await pipeline.crawl_source(
-                    source, fetcher, engine, store, (), ()
-                )
+                report = await pipeline.crawl_source(source, fetcher, engine, store, (), ())
                 watch.cpu["total"] = time.thread_time() - t0
                 if profiler is not None:
                     profiler.disable()
