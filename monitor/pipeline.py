@@ -342,7 +342,8 @@ async def crawl_source(
     except Exception as exc:  # a bug in a stage, not a page failure
         _record_internal_error(store, crawl, exc)
         raise
-    log.info("%s", report.summary())
+    if log.isEnabledFor(logging.INFO):  # the summary is built only to be logged
+        log.info("%s", report.summary())
     return report
 
 
