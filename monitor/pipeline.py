@@ -341,9 +341,6 @@ async def crawl_source(
         if plan or keep_html or read_thread is not None:  # pages fetched after the list
             crawl = replace(crawl, listings=listings, finished=max(crawl.finished, clock()))
         unknown = [li for li in listings if li.id not in known]
-        latest = next(
-            (r for r in store.crawls(source.name, limit=20) if r["outcome"] == "complete"), None
-        )
         diff = diff_crawl(
             crawl,
             known,
@@ -354,12 +351,9 @@ async def crawl_source(
             ),
             first_complete=not store.has_complete_crawl(source.name),
             verifications={c.listing_id: c for c in checks},
-            layout_pending=latest is not None and latest["error"] is not None,
+            layout_pending=store.layout_pending(source.name),
         )
-        streak = next(
-            (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
-        )
-        health = source_events(crawl, streak, ops.down_after)
+        health = source_events(crawl, store.failure_streak(source.name), ops.down_after)
         if health:
             diff = replace(diff, events=diff.events + health)
         alerts = ops_alerts(diff.events, ops.target, crawl.finished)
@@ -374,7 +368,8 @@ async def crawl_source(
     except Exception as exc:  # a bug in a stage, not a page failure
         _record_internal_error(store, crawl, exc)
         raise
-    log.info("%s", report.summary())
+    if log.isEnabledFor(logging.INFO):  # the summary is built only to be logged
+        log.info("%s", report.summary())
     if backlog.overdue:
         log.warning(
             "%s: %d of %d aged-out revisits overdue (the oldest by %.1f h): raise "

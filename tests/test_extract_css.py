@@ -371,3 +371,20 @@ def test_selector_lists_and_attributes_compile() -> None:
     listings = extract("mybb_forumdisplay.html", selectors, MYBB_URL).listings
     assert len(listings) == 7
     assert listings[1].posted_raw == "06-30-2026, 02:02 PM"
+
+
+def test_each_sticky_alternative_marks_its_own_items() -> None:
+    from monitor.extract.css import CssEngine
+
+    spec = {"item": "li", "title": "a", "url": "a", "sticky": ".pin, img[alt='Sticky'], b.top"}
+    rows = [
+        "<li><a href='/t/1'>Acme 1M</a><span class='pin'></span></li>",
+        "<li><a href='/t/2'>Acme 2M</a></li>",
+        "<li><a href='/t/3'>Acme 3M</a><img alt='Sticky'></li>",
+        "<li><a href='/t/4'>Acme 4M</a><b class='top'>x</b><i class='pin'></i></li>",
+        "<li><a href='/t/5'>Acme 5M</a><b>x</b></li>",
+    ]
+    html = "<ul>" + "".join(rows) + "</ul>"
+    engine = CssEngine(replace(source(None), skip_sticky=False), spec)
+    found = engine.extract(html, MYBB_URL).listings
+    assert [li.sticky for li in found] == [True, False, True, True, False]

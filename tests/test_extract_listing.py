@@ -48,6 +48,22 @@ def test_relative_dates_are_read_again_at_each_crawl() -> None:
     assert later == build_listing(row("2 hours ago"), context(NOW + timedelta(days=1)))
 
 
+def test_relative_dates_follow_the_crawl_time_both_ways() -> None:
+    cache = ListingCache()
+    times = [NOW, NOW + timedelta(hours=3), NOW, NOW + timedelta(days=2), NOW + timedelta(hours=3)]
+    for posted in ("2 hours ago", "Yesterday, 10:15 PM", "Less than 1 minute ago"):
+        for now in times:
+            built = cache.build(row(posted), context(now))
+            assert built == build_listing(row(posted), context(now)), (posted, now)
+
+
+def test_a_relative_date_that_names_the_same_moment_keeps_the_listing() -> None:
+    cache = ListingCache()
+    first = cache.build(row("Yesterday, 10:15 PM"), context(NOW))
+    again = cache.build(row("Yesterday, 10:15 PM"), context(NOW + timedelta(hours=1)))
+    assert again is first
+
+
 def test_absolute_dates_and_unchanged_rows_come_from_the_memo() -> None:
     cache = ListingCache()
     first = cache.build(row("06-30-2026, 02:02 PM"), context(NOW))

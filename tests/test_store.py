@@ -404,6 +404,23 @@ def test_recent_complete_counts_and_baseline(store: Store) -> None:
     assert store.recent_complete_counts("shop") == [1]
 
 
+def test_failure_streak_and_layout_pending(store: Store) -> None:
+    assert store.failure_streak("forum") == 0 and store.failure_streak("nowhere") == 0
+    assert store.layout_pending("forum") is False
+    store.apply(diff(crawl(n=1, outcome=CrawlOutcome.FAILED)), ())
+    store.apply(diff(crawl(n=2, outcome=CrawlOutcome.BLOCKED)), ())
+    assert store.failure_streak("forum") == 2
+    noted = replace(crawl(listing("1"), n=3), error="most listings vanished")
+    store.apply(diff(noted), ())
+    assert store.failure_streak("forum") == 0
+    assert store.layout_pending("forum") is True
+    store.apply(diff(crawl(n=4, outcome=CrawlOutcome.PARTIAL)), ())
+    assert store.layout_pending("forum") is True  # the newest complete one decides
+    store.apply(diff(crawl(listing("1"), n=5)), ())
+    assert store.layout_pending("forum") is False
+    assert store.layout_pending("shop") is False
+
+
 def test_repost_candidates_by_count_or_fingerprint_across_sources(store: Store) -> None:
     a = replace(active(listing("1", records=Records(500, "500"))), fingerprint="fa")
     b = replace(

@@ -186,7 +186,9 @@ class CssEngine:
         for key in FIELDS:
             if key in spec:
                 default = "href" if key == "url" else PRESENCE if key == "sticky" else None
-                self._fields[key] = _field(where, key, spec[key], default_attr=default)
+                self._fields[key] = _presence_as_one(
+                    _field(where, key, spec[key], default_attr=default)
+                )
         self._next = (
             _field(where, "next", spec["next"], default_attr="href") if spec.get("next") else None
         )
@@ -268,6 +270,16 @@ def _field(where: str, name: str, spec: str, *, default_attr: str | None = None)
         _check_css(f"{where}.{name}", part)
         alternatives.append(_Alternative(part, attr))
     return _Field(tuple(alternatives))
+
+
+def _presence_as_one(field: _Field) -> _Field:
+    """`field` as one query when every alternative only asks whether a node matches
+    (`PRESENCE`, as `sticky` does): any alternative's match in an item reads "1", so
+    one walk over the items' container gives what one walk per alternative gives."""
+    alts = field.alternatives
+    if len(alts) < 2 or any(a.css is None or a.attr != PRESENCE for a in alts):
+        return field
+    return _Field((_Alternative(", ".join(a.css for a in alts if a.css), PRESENCE),))
 
 
 def _check_css(where: str, css: str) -> None:

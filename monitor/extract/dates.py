@@ -63,6 +63,13 @@ def parse_posted(
     return parse_relative(text, now, tz or UTC)
 
 
+def parse_relative_posted(text: str, now: datetime, tz: tzinfo | None = None) -> datetime | None:
+    """`parse_posted(text, now=now, tz=tz)` for a `text` known to hold no absolute date
+    (one that `parse_posted(text, tz=tz)` reads as None): the absolute formats are
+    not tried again."""
+    return parse_relative(text[:200], now, tz or UTC)
+
+
 def _absolute(text: str, tz: tzinfo) -> datetime | None:
     """The absolute date in `text` (naive parts read in `tz`), else None."""
     if match := _EPOCH.fullmatch(text):

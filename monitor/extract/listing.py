@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from monitor.extract.datatypes import TYPES
-from monitor.extract.dates import parse_posted
+from monitor.extract.dates import parse_posted, parse_relative_posted
 from monitor.extract.numbers import parse_count, parse_records
 from monitor.extract.parse import TextParser
 from monitor.extract.text import clean_text
@@ -97,9 +97,10 @@ def build_listing(raw: Mapping[str, str], ctx: Context) -> Listing | None:
 class ListingCache:
     """`build_listing` memoised per item for one engine: an unchanged row of an
     unchanged page (most rows of most crawls) costs a dictionary lookup, plus reading
-    its posting date again when that date is relative ("2 hours ago"). The key is every
-    raw field text and the page's URL and base. At most `size` entries (cleared when
-    full); listings are immutable, so sharing them is safe."""
+    its posting date again when that date is relative ("2 hours ago"; the entry then
+    keeps the listing as of this crawl time). The key is every raw field text and the
+    page's URL and base. At most `size` entries (cleared when full); listings are
+    immutable, so sharing them is safe."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -121,8 +122,12 @@ class ListingCache:
             return listing
         if self._is_absolute(listing.posted_raw, ctx.tz):
             return listing
-        posted_at = parse_posted(listing.posted_raw, now=ctx.now, tz=ctx.tz) if ctx.now else None
-        return replace(listing, posted_at=posted_at)
+        raw_date = listing.posted_raw
+        posted_at = parse_relative_posted(raw_date, ctx.now, ctx.tz) if ctx.now else None
+        if posted_at != listing.posted_at:  # "Yesterday, 10:15 PM" stays put for a day
+            listing = replace(listing, posted_at=posted_at)
+        self._rows[key] = (listing, ctx.now)
+        return listing
 
     def _is_absolute(self, posted: str, tz: tzinfo | None) -> bool:
         """Whether the posting date `posted` reads without the crawl time."""

@@ -1,9 +1,10 @@
 """Tor's control port through stem: authenticate (password or cookie) and NEWNYM.
 
-Blocking (stem is synchronous): call from a thread (``asyncio.to_thread``). Errors
-are leakmon's: `TorUnavailable` when the port does not answer as a Tor control
-port, `ConfigError` when the credentials are wrong or missing. The password never
-appears in a message.
+Blocking (stem is synchronous): call from a thread (``asyncio.to_thread``). stem
+(~5 MB of modules) is imported at the first connection, so a daemon without a
+control port never loads it. Errors are leakmon's: `TorUnavailable` when the port
+does not answer as a Tor control port, `ConfigError` when the credentials are wrong
+or missing. The password never appears in a message.
 """
 
 from __future__ import annotations
@@ -14,11 +15,6 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
-
-import stem
-import stem.connection
-from stem import Signal
-from stem.control import Controller
 
 from monitor.errors import ConfigError, TorUnavailable
 from monitor.models import TorSettings
@@ -78,8 +74,11 @@ class TorControl:
             ipaddress.ip_address(self.host)
         except ValueError:
             raise ConfigError(f"tor.control: {self.host!r} must be an IP address") from None
+        import stem.connection  # lazily: see the module docstring
+        import stem.control
+
         try:
-            controller = Controller.from_port(address=self.host, port=self.port)
+            controller = stem.control.Controller.from_port(address=self.host, port=self.port)
         except stem.SocketError as exc:
             raise TorUnavailable(f"{self.where} does not answer: {exc}") from None
         try:
@@ -127,8 +126,10 @@ class TorControl:
             wait = self.newnym_wait()
             if wait > 0:
                 return wait
+            import stem  # loaded by _connect
+
             try:
-                self._controller.signal(Signal.NEWNYM)
+                self._controller.signal(stem.Signal.NEWNYM)
             except stem.ControllerError as exc:
                 self._drop()
                 raise TorUnavailable(f"{self.where}: NEWNYM failed: {exc}") from None

@@ -170,7 +170,12 @@ class Store:
             raise StoreError(f"database {self.path}: cannot {doing}: {_explain(exc)}") from exc
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        return list(self.db.query(sql, params))
+        """The rows of one of this class's own SELECTs (distinct column names) as
+        dicts. Run on the connection: they never write, so sqlite-utils' savepoint
+        guard of `query` (two more statements per read) is not needed."""
+        cursor = self.db.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # ------------------------------------------------------------ crawl input
 
@@ -254,6 +259,26 @@ class Store:
         ids = json.dumps(sorted(set(listing_ids)))
         with self._errors("read verifications"):
             return {row["listing_id"] for row in self._rows(sql, [ids, ids])}
+
+    def failure_streak(self, source: str) -> int:
+        """Crawls of `source` that failed or were blocked in a row (0 for an unknown
+        source)."""
+        sql = "SELECT failure_streak FROM sources WHERE name = ?"
+        with self._errors("read sources"):
+            row = self.db.conn.execute(sql, [source]).fetchone()
+        return int(row[0] or 0) if row is not None else 0
+
+    def layout_pending(self, source: str, window: int = 20) -> bool:
+        """Whether the newest complete crawl among the source's last `window` carries
+        an error note: a suspected layout change that no clean crawl has ended."""
+        sql = (
+            "SELECT outcome, error FROM crawls WHERE source = ? "
+            "ORDER BY finished DESC, rowid DESC LIMIT ?"
+        )
+        with self._errors("read crawls"):
+            rows = self.db.conn.execute(sql, [source, window]).fetchall()
+        latest = next((error for outcome, error in rows if outcome == "complete"), None)
+        return latest is not None
 
     def has_complete_crawl(self, source: str) -> bool:
         sql = "SELECT 1 FROM crawls WHERE source = ? AND outcome = 'complete' LIMIT 1"
