@@ -332,10 +332,7 @@ async def crawl_source(
             verifications={c.listing_id: c for c in checks},
             layout_pending=latest is not None and latest["error"] is not None,
         )
-        streak = next(
-            (int(r["failure_streak"] or 0) for r in store.sources() if r["name"] == source.name), 0
-        )
-        health = source_events(crawl, streak, ops.down_after)
+        health = source_events(crawl, store.failure_streak(source.name), ops.down_after)
         if health:
             diff = replace(diff, events=diff.events + health)
         alerts = ops_alerts(diff.events, ops.target, crawl.finished)

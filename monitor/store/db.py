@@ -201,6 +201,13 @@ class Store:
         with self._errors("read verifications"):
             return {row["listing_id"] for row in self._rows(sql, [ids, ids])}
 
+    def failure_streak(self, source: str) -> int:
+        """Failed or blocked crawls in a row of `source` (0 for an unknown source)."""
+        sql = "SELECT failure_streak FROM sources WHERE name = ?"
+        with self._errors("read sources"):
+            rows = self._rows(sql, [source])
+        return int(rows[0]["failure_streak"] or 0) if rows else 0
+
     def has_complete_crawl(self, source: str) -> bool:
         sql = "SELECT 1 FROM crawls WHERE source = ? AND outcome = 'complete' LIMIT 1"
         with self._errors("read crawls"):
