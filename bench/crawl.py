@@ -14,10 +14,12 @@ Lower bound = max(longest source chain, total latency / 64), where a chain is th
 sum of its requests' latencies (retried attempts included) plus the retry backoff
 sleeps stamina actually made for it (measured with an on-retry hook). Backoff (2 s
 initial, 2 s jitter) is scaled by --scale too.
-Politeness admits waiting requests first come, first served. (A gate that let the
-requests of crawls that started first go ahead was measured here against it on
-2026-12-02 and was slower: 26.8 s against 20.8 s, as the first 64 sources then
+Politeness admits waiting requests by when their page was first asked for (a retry
+keeps its place; first come, first served until 2026-12-02: 1.36-1.43x the bound
+against 1.27-1.33x now). (A gate that let the requests of crawls that started
+first go ahead was slower: 26.8 s against 20.8 s, as the first 64 sources then
 hold every slot until their chains end and late chains start late.)
+bench/crawl_sim.py replays this world without overhead under each policy.
 Also reported: the CPU spent per page in extraction, lifecycle and store (thread
 CPU time around those calls) and the most concurrent requests one host saw.
 

@@ -130,7 +130,7 @@ async def crawl_cycle(
     try:
         # every source may start; Politeness alone limits the requests in flight
         reports = await crawl_many(sources, one, concurrency=max(1, len(sources)))
-        streaks = {row["name"]: int(row["failure_streak"] or 0) for row in store.sources()}
+        streaks = {s.name: store.failure_streak(s.name) for s in sources}
         await shared.newnym.after_crawls(streaks, [s.name for s in sources])
     finally:
         if tor is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,133 @@ def test_min_delay_spaces_requests_to_a_host(monkeypatch: pytest.MonkeyPatch) ->
 
     asyncio.run(go())
     assert slept == [5.0]
+
+
+async def hold_then_queue(politeness: Politeness, sinces: list[float | None]) -> list[int]:
+    """Hold the only slot, queue one request per `since` (on its own host, in list
+    order), release; return the order in which the queued ones were admitted."""
+    admitted: list[int] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with politeness.slot("holder.onion"):
+            await release.wait()
+
+    async def queued(i: int, since: float | None) -> None:
+        async with politeness.slot(f"h{i}.onion", since=since):
+            admitted.append(i)
+            await asyncio.sleep(0)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    tasks = []
+    for i, since in enumerate(sinces):
+        tasks.append(asyncio.create_task(queued(i, since)))
+        await asyncio.sleep(0)  # each one queues before the next
+    release.set()
+    await asyncio.gather(first, *tasks)
+    return admitted
+
+
+def test_waiting_requests_are_admitted_by_when_their_page_was_first_asked_for() -> None:
+    now = [100.0]
+    politeness = Politeness(1, clock=lambda: now[0])
+    # a retry of a page first asked for at 50 queued last, after two new requests
+    order = asyncio.run(hold_then_queue(politeness, [None, None, 50.0]))
+    assert order == [2, 0, 1]  # then first come, first served
+
+
+def test_a_cancelled_waiter_gives_up_its_place_and_leaks_no_slot() -> None:
+    async def go() -> list[str]:
+        politeness = Politeness(1)
+        admitted: list[str] = []
+        release = asyncio.Event()
+
+        async def req(name: str, hold: asyncio.Event | None = None) -> None:
+            async with politeness.slot(f"{name}.onion"):
+                admitted.append(name)
+                if hold is not None:
+                    await hold.wait()
+
+        first = asyncio.create_task(req("first", release))
+        await asyncio.sleep(0)
+        gone = asyncio.create_task(req("gone"))
+        later = asyncio.create_task(req("later"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(first, later)
+        async with politeness.slot("again.onion"):  # the slot came back
+            admitted.append("again")
+        assert gone.cancelled()
+        return admitted
+
+    assert asyncio.run(go()) == ["first", "later", "again"]
+
+
+def test_never_more_requests_in_flight_than_max_concurrency() -> None:
+    async def go() -> int:
+        politeness = Politeness(3)
+        active = peak = 0
+
+        async def req(i: int) -> None:
+            nonlocal active, peak
+            async with politeness.slot(f"h{i}.onion", since=float(i % 4)):
+                active += 1
+                peak = max(peak, active)
+                await asyncio.sleep(0.001 * (i % 3))
+                active -= 1
+
+        await asyncio.gather(*(req(i) for i in range(20)))
+        return peak
+
+    assert asyncio.run(go()) == 3
+
+
+def test_every_attempt_of_a_page_queues_as_of_its_first_one() -> None:
+    sinces: list[float | None] = []
+
+    class Recording(Politeness):
+        def slot(self, host: str, min_delay: float = 0.0, *, since: float | None = None) -> Any:
+            sinces.append(since)
+            return super().slot(host, min_delay, since=since)
+
+    async def go() -> list[float | None]:
+        src = source(retries=2)
+        async with (
+            world(scripted([503, 503])) as (_, _relay, tor),
+            Fetcher(tor, src, Recording(4)) as fetcher,
+        ):
+            await fetcher.get(src.url)
+            await fetcher.get(src.url)
+        return sinces
+
+    first, second, third, fourth = asyncio.run(go())
+    assert first is not None and first == second == third  # one page, 3 attempts
+    assert fourth is not None and fourth > first  # the next page queues anew
+
+
+def test_a_waiter_cancelled_as_its_slot_arrives_hands_the_slot_on() -> None:
+    async def go() -> bool:
+        politeness = Politeness(1)
+        waiter: asyncio.Task[None] | None = None
+
+        async def wait_for_slot() -> None:
+            async with politeness.slot("w.onion"):
+                pass
+
+        async def holder() -> None:
+            nonlocal waiter
+            async with politeness.slot("holder.onion"):
+                waiter = asyncio.create_task(wait_for_slot())
+                await asyncio.sleep(0)  # the waiter queues
+            waiter.cancel()  # granted the slot a moment ago, before it could run
+
+        await holder()
+        assert waiter is not None
+        await asyncio.gather(waiter, return_exceptions=True)
+        async with asyncio.timeout(1), politeness.slot("again.onion"):
+            return waiter.cancelled()
+
+    assert asyncio.run(go())

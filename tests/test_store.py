@@ -327,6 +327,8 @@ def test_source_health_follows_crawl_outcomes(store: Store) -> None:
     )
     store.apply(diff(crawl(n=4, outcome=CrawlOutcome.FAILED)), ())
     assert health()[:2] == ("failing", 3)
+    assert store.failure_streak("forum") == 3
+    assert store.failure_streak("shop") == store.failure_streak("never-synced") == 0
     store.apply(diff(crawl(n=5, outcome=CrawlOutcome.PARTIAL)), ())
     assert health() == (
         "ok",

@@ -218,7 +218,7 @@ class Fetcher:
         """Fetch one page within the source's caps and classify the outcome."""
         try:
             async with self._lock:
-                status, text, wire = await self._get_following(url)
+                status, text, wire = await self._get_following(url, self._politeness.now())
         except HTTPStatusError as exc:
             return _failed(url, exc, status=exc.status)
         except FetchError as exc:
@@ -236,11 +236,12 @@ class Fetcher:
             )
         return Page(url=url, outcome=PageOutcome.OK, status=status, text=text, wire_bytes=wire)
 
-    async def _get_following(self, url: str) -> tuple[int, str, int]:
+    async def _get_following(self, url: str, since: float) -> tuple[int, str, int]:
+        """Fetch `url` and its redirects; every attempt queues as of `since`."""
         current = url
         self._check_target(current)
         for _hop in range(MAX_REDIRECTS + 1):
-            status, location, text, wire = await self._get_retrying(current)
+            status, location, text, wire = await self._get_retrying(current, since)
             if location is None:
                 return status, text, wire
             current = urljoin(current, location)
@@ -260,10 +261,11 @@ class Fetcher:
         if host != self._host and not moved:
             raise Refused(f"another host {one_line(host, 80)} refused (not the source's host)")
 
-    async def _get_polite(self, url: str) -> tuple[int, str | None, str, int]:
-        """One attempt: wait for the host's turn, then fetch within the total time cap."""
+    async def _get_polite(self, url: str, since: float) -> tuple[int, str | None, str, int]:
+        """One attempt: wait for the host's turn (a retry keeps the place in line its
+        page got at `since`), then fetch within the total time cap."""
         timeout = self.source.timeout
-        async with self._politeness.slot(self._host, self.source.min_delay):
+        async with self._politeness.slot(self._host, self.source.min_delay, since=since):
             try:
                 async with asyncio.timeout(timeout):
                     return await self._get_once(url)
