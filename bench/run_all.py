@@ -28,10 +28,18 @@ STORE_TARGETS = {  # key printed by bench/store.py -> (figure, unit, target, cei
     "unchanged_apply_ms": ("apply of an unchanged 1,000-listing crawl", "ms", 20.0, True),
     "unchanged_full_path_ms": ("unchanged crawl, known->diff->apply", "ms", 20.0, True),
     "ingest_per_s": ("ingest of new listings (leakmon run)", "/s", 20_000.0, False),
-    "ingest_with_checkpoint_per_s": ("the same, its background checkpoint counted in", "/s",
-                                     20_000.0, False),  # fmt: skip
-    "ingest_oneshot_per_s": ("the same, checkpoint inside the commit (one-shot commands)", "/s",
-                             20_000.0, False),  # fmt: skip
+    "ingest_with_checkpoint_per_s": (
+        "the same, background checkpoint counted",
+        "/s",
+        20_000.0,
+        False,
+    ),
+    "ingest_oneshot_per_s": (
+        "the same, checkpoint in the commit (one-shot)",
+        "/s",
+        20_000.0,
+        False,
+    ),
     "show_ms": ("show (listing + history)", "ms", 10.0, True),
     "fts_rare_ms": ("full-text search, rare term", "ms", 50.0, True),
     "fts_common_limit100_ms": ("full-text search, common term, 100 rows", "ms", 50.0, True),
