@@ -34,7 +34,7 @@ from monitor.models import (
     Verdict,
     Verification,
 )
-from monitor.store import Store, history
+from monitor.store import Store, history, schema
 from monitor.store import write as store_write
 from monitor.store.convert import LISTING_COLUMNS, listing_row
 from monitor.store.schema import MIGRATION_NAMES, MIGRATIONS
@@ -653,6 +653,56 @@ def test_migration_2_upgrades_a_version_1_database_in_place(tmp_path: Path) -> N
         assert s.known_listings("forum") == {old.id: old}
         assert [r["id"] for r in s.listings(search="chinadan")] == ["forum:1"]
         assert {"active_listings", "deletions", "sellers"} <= set(s.db.view_names())
+
+
+def test_a_migration_that_fails_halfway_leaves_the_previous_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    MIGRATIONS.apply(db, stop_before="0002_evidence")
+    db.close()
+    # everything of migration 2 but its last statement runs, then it fails
+    monkeypatch.setattr(schema, "_EVIDENCE", schema._EVIDENCE + "\nSELECT no_such_function();")
+    with pytest.raises(StoreError, match="no_such_function"):
+        Store.open(path)
+    db = Database(path)
+    assert [m.name for m in MIGRATIONS.applied(db)] == ["0001_schema"]
+    assert "price_kind" not in db["listings"].columns_dict  # its ALTERs were rolled back
+    assert {"listings_ai", "listings_ad", "listings_au"} <= {t.name for t in db.triggers}
+    db.close()
+    monkeypatch.undo()
+    with Store.open(path) as s:  # and the next start upgrades it
+        assert [m.name for m in MIGRATIONS.applied(s.db)] == list(MIGRATION_NAMES)
+
+
+def test_a_first_migration_that_fails_leaves_an_empty_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "new.db"
+    monkeypatch.setattr(schema, "_FTS_UPDATE_TRIGGER", "SELECT no_such_function();")
+    with pytest.raises(StoreError, match="no_such_function"):
+        Store.open(path)
+    db = Database(path)
+    assert "listings" not in db.table_names() and "listings_fts" not in db.table_names()
+    db.close()
+    monkeypatch.undo()
+    with Store.open(path) as s:
+        assert [m.name for m in MIGRATIONS.applied(s.db)] == list(MIGRATION_NAMES)
+
+
+def test_run_script_splits_statements_but_not_trigger_bodies(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db")
+    schema.run_script(
+        db,
+        "CREATE TABLE a (x); CREATE TABLE b (x);\n"
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); "
+        "INSERT INTO b VALUES (2); END;\n-- a closing comment\n",
+    )
+    db.execute("INSERT INTO a VALUES (0)")
+    assert [r[0] for r in db.execute("SELECT x FROM b ORDER BY x").fetchall()] == [1, 2]
+    with pytest.raises(ValueError, match="incomplete"):
+        schema.run_script(db, "CREATE TRIGGER u AFTER INSERT ON a BEGIN SELECT 1;")
 
 
 def test_first_post_is_searchable(store: Store) -> None:

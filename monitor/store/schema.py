@@ -1,16 +1,22 @@
 """Numbered schema migrations (sqlite-utils `Migrations`, set "leakmon").
 
 Each migration runs in its own transaction together with its record in
-`_sqlite_migrations`; `migrate()` applies the pending ones and refuses a database
-written by a newer leakmon. Never `transform()` `listings` without recreating the
-FTS index afterwards. Since migration 2 the index over title, seller and first
-post is maintained by `Store.apply` (set-based, no triggers).
+`_sqlite_migrations`, so a crash mid-migration leaves the previous version, not a
+half-applied one: migrations never call `executescript` (or sqlite-utils helpers
+that do, such as `enable_fts`), which COMMITs first. `migrate()` applies the
+pending ones and refuses a database written by a newer leakmon. Never
+`transform()` `listings` without recreating the FTS index afterwards. Since
+migration 2 the index over title, seller and first post is maintained by
+`Store.apply` (set-based, no triggers).
 
 Timestamps are ISO-8601 UTC strings of one fixed width, so that comparing them as
 text orders them in time.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -135,12 +141,48 @@ END;
 """
 
 
+def run_script(db: Database, script: str) -> None:
+    """Run the statements of `script` one by one in the current transaction."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):  # not a `;` inside a trigger body
+            db.execute(statement)
+            statement = ""
+    if statement.strip(" \t\n;"):
+        raise ValueError(f"incomplete SQL statement at the end of a script: {statement!r}")
+
+
+def _create_fts(db: Database, columns: Sequence[str], *, triggers: bool) -> None:
+    """`listings_fts` over `columns` (external content: `listings`), filled from the
+    table; what `Table.enable_fts` creates, without its COMMITs."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    db.execute(
+        f'CREATE VIRTUAL TABLE "listings_fts" USING FTS5 (\n    {names},\n    content="listings"\n)'
+    )
+    db.execute(f'INSERT INTO "listings_fts" (rowid, {names}) SELECT rowid, {names} FROM "listings"')
+    if not triggers:
+        return
+    new = ", ".join(f'new."{c}"' for c in columns)
+    old = ", ".join(f'old."{c}"' for c in columns)
+    forget = (
+        f'INSERT INTO "listings_fts" ("listings_fts", rowid, {names}) '
+        f"VALUES('delete', old.rowid, {old});"
+    )
+    index = f'INSERT INTO "listings_fts" (rowid, {names}) VALUES (new.rowid, {new});'
+    db.execute(f'CREATE TRIGGER "listings_ai" AFTER INSERT ON "listings" BEGIN\n  {index}\nEND')
+    db.execute(f'CREATE TRIGGER "listings_ad" AFTER DELETE ON "listings" BEGIN\n  {forget}\nEND')
+    db.execute(
+        f'CREATE TRIGGER "listings_au" AFTER UPDATE ON "listings" BEGIN\n  {forget}\n  {index}\nEND'
+    )
+
+
 @MIGRATIONS(name="0001_schema")
 def schema_0001(db: Database) -> None:
     """Tables, indexes and full-text search over listing title and seller."""
-    db.executescript(_SCHEMA)
-    db.table("listings").enable_fts(["title", "seller"], create_triggers=True)
-    db.executescript(_FTS_UPDATE_TRIGGER)
+    run_script(db, _SCHEMA)
+    _create_fts(db, ["title", "seller"], triggers=True)
+    run_script(db, _FTS_UPDATE_TRIGGER)
 
 
 _EVIDENCE = """
@@ -226,12 +268,13 @@ def schema_0002(db: Database) -> None:
     views, and full-text search over the first post too, kept in sync by
     `Store.apply` instead of triggers: FTS5 writes inside a trigger flush the index
     once per row (15x slower ingest)."""
-    db.executescript(_EVIDENCE)
-    db.executescript(
+    run_script(db, _EVIDENCE)
+    run_script(
+        db,
         "DROP TRIGGER listings_ai; DROP TRIGGER listings_ad; DROP TRIGGER listings_au; "
-        "DROP TABLE listings_fts;"
+        "DROP TABLE listings_fts;",
     )
-    db.table("listings").enable_fts(["title", "seller", "first_post"], create_triggers=False)
+    _create_fts(db, ["title", "seller", "first_post"], triggers=False)
 
 
 @MIGRATIONS(name="0003_drop_listings_last_seen")
@@ -239,7 +282,7 @@ def schema_0003(db: Database) -> None:
     """Drop `listings_last_seen`: no query reads it (`last_seen` is only sorted
     within a handful of repost candidates), and every crawl rewrote it for each
     listing it saw (an index entry moved per listing per quiet crawl)."""
-    db.execute("DROP INDEX listings_last_seen")  # not executescript: it would COMMIT
+    db.execute("DROP INDEX listings_last_seen")
 
 
 def migrate(db: Database) -> None:
