@@ -134,3 +134,6 @@ def test_one_seller_is_the_sellers_views_row_for_that_handle(tmp_path: Path) -> 
             assert s.read("seller", history.sellers, handle) == expected, handle
         assert s.read("seller", history.sellers, "chinadan")[0]["listings"] > 10
         assert s.read("seller", history.sellers, "") == []
+        # `stats` counts the view's rows without the view
+        view_count = s.db.execute("SELECT count(*) FROM sellers").fetchone()[0]
+        assert s.read("stats", history.stats)["sellers"] == view_count == 4

@@ -234,7 +234,10 @@ def stats(db: Database) -> dict[str, Any]:
         "listings": one("SELECT count(*) FROM listings"),
         "listings_by_state": grouped("SELECT state, count(*) FROM listings GROUP BY state"),
         "listings_by_source": grouped("SELECT source, count(*) FROM listings GROUP BY source"),
-        "sellers": one("SELECT count(*) FROM sellers"),
+        # = count(*) FROM sellers, without grouping every listing (a scan of one index)
+        "sellers": one(
+            "SELECT count(DISTINCT seller COLLATE NOCASE) FROM listings WHERE seller != ''"
+        ),
         "records_offered": one("SELECT coalesce(sum(records), 0) FROM listings"),
         "events_by_kind": grouped("SELECT kind, count(*) FROM events GROUP BY kind"),
         "crawls_by_outcome": grouped("SELECT outcome, count(*) FROM crawls GROUP BY outcome"),
