@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -72,7 +73,7 @@ def notifications(tmp_path: Path) -> Iterator[Notifications]:
 def crawl_count(db: Path, source: str) -> int:
     if not db.exists():
         return 0
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # `with conn` does not close
         try:
             row = conn.execute("SELECT count(*) FROM crawls WHERE source = ?", (source,)).fetchone()
         except sqlite3.OperationalError:
@@ -134,6 +135,9 @@ def test_run_ready_crawls_reloads_and_stops_cleanly(
             proc.kill()
             proc.wait()
     assert any("STOPPING=1" in m for m in notifications.poll())
+    # the checkpoint thread closed its connection before the writer closed its own,
+    # the last one: that close checkpointed the WAL and removed it
+    assert not Path(f"{db}-wal").exists()
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert "Traceback" not in log.read_text()
