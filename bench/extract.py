@@ -51,12 +51,15 @@ FIELDS = {
 }
 
 
-def make_page(threads: int = 50, target: int = 200_000) -> str:
-    """A MyBB-style forumdisplay page of about `target` characters."""
+def make_page(
+    threads: int = 50, target: int = 200_000, *, first: int = 4000, views: int = 0
+) -> str:
+    """A MyBB-style forumdisplay page of about `target` characters: thread ids from
+    `first`, every view count raised by `views` (a later crawl of a busy forum)."""
     rng = random.Random(7)
     rows = []
     for i in range(threads):
-        tid = 4000 + i
+        tid = first + i
         title = rng.choice(TITLES).format(n=rng.randint(1, 9))
         rows.append(
             f"""<tr class="inline_row">
@@ -68,7 +71,7 @@ def make_page(threads: int = 50, target: int = 200_000) -> str:
   <span class="thread_price smalltext">{rng.choice(PRICES)}</span>
   <span class="thread_start_datetime smalltext">{rng.choice(DATES)}</span></div></td>
  <td class="trow1 forumdisplay_regular"><a href="javascript:MyBB.whoPosted({tid});">{i}</a></td>
- <td class="trow1 forumdisplay_regular">{rng.randint(10, 99999):,}</td>
+ <td class="trow1 forumdisplay_regular">{rng.randint(10, 99999) + views:,}</td>
  <td class="trow1 forumdisplay_regular"><span class="lastpost smalltext">Today</span></td>
 </tr>"""
         )
