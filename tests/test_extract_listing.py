@@ -91,7 +91,95 @@ def test_memo_is_bounded() -> None:
     cache = ListingCache(size=3)
     for i in range(10):
         cache.build(row("", title=f"Acme {i}M users"), context())
-    assert len(cache._rows) <= 3
+    assert len(cache._rows.current) <= 3 and len(cache._rows) <= 6
+
+
+def crawl(cache: ListingCache, rows: list[dict[str, str]], now: datetime = NOW) -> list[object]:
+    """One crawl of `rows` through `cache`, as the pipeline and engine run it."""
+    cache.new_crawl()
+    return [cache.build(r, context(now)) for r in rows]
+
+
+def titled(*numbers: int) -> list[dict[str, str]]:
+    return [row("06-30-2026, 02:02 PM", title=f"Acme {n}M users") for n in numbers]
+
+
+def test_an_entry_unused_for_a_whole_crawl_is_gone_at_the_next() -> None:
+    cache = ListingCache()
+    first = crawl(cache, titled(1, 2))
+    second = crawl(cache, titled(1))  # 2 unused in this crawl: still kept through it
+    assert second[0] is first[0]
+    assert row_of(cache, 2) in cache._rows
+    third = crawl(cache, titled(1, 2))
+    assert third[0] is first[0]  # used every crawl
+    assert third[1] is not first[1] and third[1] == first[1]  # built again, same listing
+
+
+def test_a_hit_in_the_previous_generation_moves_the_entry_up() -> None:
+    cache = ListingCache()
+    first = crawl(cache, titled(1, 2, 3))
+    cache.new_crawl()  # the next crawl: everything is in the previous generation
+    assert len(cache._rows.previous) == 3 and not cache._rows.current
+    again = [cache.build(r, context()) for r in titled(1, 2)]
+    assert again == first[:2] and all(a is b for a, b in zip(again, first, strict=False))
+    assert row_of(cache, 2) in cache._rows.current and row_of(cache, 2) not in cache._rows.previous
+    assert row_of(cache, 3) in cache._rows.previous
+    crawl(cache, titled(1, 2))
+    assert row_of(cache, 3) not in cache._rows  # unused for a whole crawl
+    assert len(cache._rows) == 2
+
+
+def test_entries_used_every_crawl_stay() -> None:
+    cache = ListingCache()
+    first = crawl(cache, titled(*range(20)))
+    for day in range(1, 30):
+        again = crawl(cache, titled(*range(20)), NOW + timedelta(days=day))
+        assert all(a is b for a, b in zip(again, first, strict=True))
+    assert len(cache._rows) == 20
+
+
+def test_a_crawl_that_uses_no_entry_does_not_age_the_memo() -> None:
+    cache = ListingCache()
+    first = crawl(cache, titled(1))
+    crawl(cache, [])  # a challenge page: nothing extracted
+    crawl(cache, [])
+    assert crawl(cache, titled(1))[0] is first[0]
+
+
+def test_rows_whose_view_count_changes_every_crawl_keep_two_generations() -> None:
+    cache = ListingCache()
+    for n in range(50):
+        rows = [{**r, "views": str(1000 + n)} for r in titled(*range(30))]
+        crawl(cache, rows, NOW + timedelta(hours=n))
+        assert len(cache._rows) <= 2 * 30
+    assert len(cache._rows.current) == 30
+
+
+def test_the_cap_holds_for_a_huge_page() -> None:
+    cache = ListingCache(size=100)
+    cache.new_crawl()
+    for i in range(5000):
+        cache.build(row("", title=f"Acme {i} users"), context())
+        assert len(cache._rows.current) <= 100 and len(cache._rows) <= 200
+    rows = [row("", title=f"Acme {i} users") for i in range(4950, 5000)]
+    again = crawl(cache, rows)  # the page's last rows are still memoised
+    assert all(a is not None for a in again) and len(cache._rows) <= 200
+
+
+def test_generations_keep_relative_dates_read_at_each_crawl() -> None:
+    cache = ListingCache()
+    posted = ["2 hours ago", "Yesterday, 10:15 PM", "06-30-2026, 02:02 PM", ""]
+    rows = [row(p, title=f"Acme {i}M users") for i, p in enumerate(posted)]
+    times = [NOW, NOW + timedelta(hours=3), NOW, NOW + timedelta(days=2), NOW + timedelta(days=2)]
+    for step, now in enumerate(times):
+        used = rows if step % 2 == 0 else rows[:1]  # the others skip a crawl
+        for got, r in zip(crawl(cache, used, now), used, strict=True):
+            assert got == build_listing(r, context(now)), (r, now)
+
+
+def row_of(cache: ListingCache, n: int) -> tuple[object, ...]:
+    """The memo key of `titled(n)`'s row."""
+    return (*titled(n)[0].items(), URL, URL)
 
 
 def test_engine_reuses_listings_across_crawls() -> None:
