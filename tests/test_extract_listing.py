@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.extract import get_engine
 from monitor.extract.listing import Context, ListingCache, build_listing
@@ -205,3 +206,55 @@ def test_a_price_with_a_currency_beats_a_bare_amount() -> None:
     listing = build_listing(raw, context())
     assert listing is not None and listing.price is not None
     assert listing.price.currency == "BTC"  # the price field, when it names a currency
+
+
+def forum(crawl: int, tids: range, dated: bool = True) -> str:
+    """A MyBB listing page at crawl number `crawl`: every view count changes."""
+    dates = ["2 hours ago", "Yesterday, 10:15 PM", "06-30-2026, 02:02 PM", ""]
+    rows = "".join(
+        f"<tr class='inline_row'><td><span id='tid_{t}'><a href='showthread.php?tid={t}'>"
+        f"Acme shop {t % 7 + 1}.2M users - {t % 5 + 1} BTC</a></span>"
+        f"<span class='thread_start_datetime'>{dates[t % 4] if dated else ''}</span></td>"
+        f"<td class='replies'>{t % 3}</td><td class='views'>{1000 + t + crawl}</td></tr>"
+        for t in tids
+    )
+    return f"<html><body><table>{rows}</table></body></html>"
+
+
+MYBB = Source(name="forum", url=URL, engine="mybb", every=600)
+
+
+def test_engine_memo_holds_two_crawls_when_view_counts_change_every_crawl() -> None:
+    engine: Any = get_engine(MYBB)
+    for n in range(40):
+        engine.new_crawl()
+        listings = engine.extract(forum(n, range(1, 26)), URL, now=NOW).listings
+        assert [li.views for li in listings] == [1000 + t + n for t in range(1, 26)]
+        assert len(engine._rows._rows) <= 2 * 25
+    assert len(engine._rows._rows) == 2 * 25  # this crawl's rows and the last one's
+    assert len(engine._parse._memo) == 25  # the titles do not change: each kept once
+
+
+def test_engine_gives_the_same_listings_with_and_without_its_memo() -> None:
+    told: Any = get_engine(MYBB)  # the daemon's engine: told where crawls start
+    untold: Any = get_engine(MYBB)  # never told, with tiny memos: the caps turn them over
+    untold._rows, untold._parse = ListingCache(size=5), TextParser(size=5)
+    pages = [range(1, 30), range(1, 10), range(5, 40), range(1, 40), range(20, 25), range(1, 30)]
+    for n, tids in enumerate(pages * 2):
+        now = NOW + timedelta(hours=5 * n)
+        html = forum(n // 3, tids)  # view counts change every third crawl
+        told.new_crawl()
+        fresh = get_engine(MYBB).extract(html, URL, now=now)
+        assert told.extract(html, URL, now=now) == fresh
+        assert untold.extract(html, URL, now=now) == fresh
+        assert len(untold._rows._rows) <= 10 and len(untold._parse._memo) <= 10
+
+
+def test_engine_memo_cap_holds_for_a_huge_crawl() -> None:
+    engine: Any = get_engine(MYBB)
+    engine._rows, engine._parse = ListingCache(size=64), TextParser(size=64)
+    engine.new_crawl()
+    for first in range(1, 3001, 1000):  # three pages of MAX_ITEMS rows each
+        html = forum(0, range(first, first + 1000), dated=False)
+        assert len(engine.extract(html, f"{URL}&page={first}", now=NOW).listings) == 1000
+        assert len(engine._rows._rows) <= 128 and len(engine._parse._urls) <= 128
