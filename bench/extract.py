@@ -52,15 +52,23 @@ FIELDS = {
 
 
 def make_page(
-    threads: int = 50, target: int = 200_000, *, first: int = 4000, views: int = 0
+    threads: int = 50,
+    target: int = 200_000,
+    *,
+    first: int = 4000,
+    views: int = 0,
+    busy: int | None = None,
 ) -> str:
     """A MyBB-style forumdisplay page of about `target` characters: thread ids from
-    `first`, every view count raised by `views` (a later crawl of a busy forum)."""
+    `first`, the view counts of the first `busy` threads (default: all) raised by
+    `views` (a later crawl of a busy forum)."""
     rng = random.Random(7)
     rows = []
     for i in range(threads):
         tid = first + i
         title = rng.choice(TITLES).format(n=rng.randint(1, 9))
+        price, date = rng.choice(PRICES), rng.choice(DATES)
+        seen = rng.randint(10, 99999) + (views if busy is None or i < busy else 0)
         rows.append(
             f"""<tr class="inline_row">
  <td class="trow1 forumdisplay_regular"><span class="thread_status folder">&nbsp;</span></td>
@@ -68,10 +76,10 @@ def make_page(
   <a href="showthread.php?tid={tid}">{title}</a></span></span>
   <div class="author smalltext"><a href="member.php?action=profile&amp;uid={i}">
   <span style="color:#0a0"><strong>seller{i}</strong></span></a></div>
-  <span class="thread_price smalltext">{rng.choice(PRICES)}</span>
-  <span class="thread_start_datetime smalltext">{rng.choice(DATES)}</span></div></td>
+  <span class="thread_price smalltext">{price}</span>
+  <span class="thread_start_datetime smalltext">{date}</span></div></td>
  <td class="trow1 forumdisplay_regular"><a href="javascript:MyBB.whoPosted({tid});">{i}</a></td>
- <td class="trow1 forumdisplay_regular">{rng.randint(10, 99999) + views:,}</td>
+ <td class="trow1 forumdisplay_regular">{seen:,}</td>
  <td class="trow1 forumdisplay_regular"><span class="lastpost smalltext">Today</span></td>
 </tr>"""
         )
