@@ -117,10 +117,13 @@ class ListingCache:
     def build(self, raw: Mapping[str, str], ctx: Context) -> Listing | None:
         """`build_listing(raw, ctx)`, from the memo when the same item was built."""
         key = (*raw.items(), ctx.page_url, ctx.base)
-        found = self._rows.get(key, None)
+        rows = self._rows
+        found = rows.current.get(key)  # the hit of an unchanged row: one lookup
+        if found is None:
+            found = rows.promote(key, None)  # a row of the previous crawl
         if found is None:
             listing = build_listing(raw, ctx)
-            self._rows.put(key, (listing, ctx.now))
+            rows.put(key, (listing, ctx.now))
             return listing
         listing, built_at = found
         if listing is None or listing.posted_raw is None or built_at == ctx.now:
@@ -131,7 +134,7 @@ class ListingCache:
         posted_at = parse_relative_posted(raw_date, ctx.now, ctx.tz) if ctx.now else None
         if posted_at != listing.posted_at:  # "Yesterday, 10:15 PM" stays put for a day
             listing = replace(listing, posted_at=posted_at)
-        self._rows.put(key, (listing, ctx.now))
+        rows.current[key] = (listing, ctx.now)  # the key is in the current generation now
         return listing
 
     def _is_absolute(self, posted: str, tz: tzinfo | None) -> bool:

@@ -48,16 +48,23 @@ class Memo(Generic[K, V]):
         """The value memoised for `key` (moved to the current generation when it
         was in the previous one), else `default`. A hit in the current generation
         is one dictionary lookup."""
-        try:
-            return self.current[key]
-        except KeyError:
-            pass
-        try:
-            value = self.previous.pop(key)
-        except KeyError:
+        found = self.current.get(key, MISSING)
+        if found is not MISSING:
+            return found
+        return self.promote(key, default)
+
+    def promote(self, key: K, default: D) -> V | D:
+        """`get` for a `key` known not to be in the current generation: its value
+        from the previous generation (moved to the current one), else `default`."""
+        found = self.previous.pop(key, MISSING)
+        if found is MISSING:
             return default
-        self.put(key, value)
-        return value
+        current = self.current
+        if len(current) >= self.cap:
+            self.previous, self.current = current, {}
+            current = self.current
+        current[key] = found
+        return found
 
     def put(self, key: K, value: V) -> None:
         """Memoise `value` for `key` in the current generation (a full one becomes
