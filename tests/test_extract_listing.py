@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor.extract import get_engine
 from monitor.extract.listing import Context, ListingCache, build_listing
+from monitor.extract.memo import MISSING, Memo
 from monitor.extract.parse import TextParser
 from monitor.models import Source
 
@@ -258,3 +259,20 @@ def test_engine_memo_cap_holds_for_a_huge_crawl() -> None:
         html = forum(0, range(first, first + 1000), dated=False)
         assert len(engine.extract(html, f"{URL}&page={first}", now=NOW).listings) == 1000
         assert len(engine._rows._rows) <= 128 and len(engine._parse._urls) <= 128
+
+
+def test_memo_generations_and_cap() -> None:
+    memo: Memo[str, int | None] = Memo(cap=2)
+    memo.put("a", 1)
+    memo.put("b", None)  # None is a value, not a miss
+    assert memo.get("b", MISSING) is None and memo.get("z", MISSING) is MISSING
+    memo.put("c", 3)  # the current generation was full: it became the previous one
+    assert (memo.current, memo.previous) == ({"c": 3}, {"a": 1, "b": None})
+    memo.put("c", 4)  # a key already there does not start a generation
+    assert memo.current == {"c": 4}
+    assert memo.get("a", MISSING) == 1 and memo.current == {"c": 4, "a": 1}
+    assert memo.get("b", MISSING) is None  # full again: moving b up starts a generation
+    assert (memo.current, memo.previous) == ({"b": None}, {"c": 4, "a": 1})
+    memo.new_crawl()
+    memo.new_crawl()
+    assert len(memo) == 1 and "b" in memo  # an empty generation does not age the memo
