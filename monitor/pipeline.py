@@ -93,7 +93,9 @@ async def fetch_listings(
     source: Source, fetcher: PageFetcher, engine: Engine, now: datetime | None = None
 ) -> tuple[tuple[Page, ...], tuple[Listing, ...], bool]:
     """Fetch the source's pages following `next` links up to `max_pages`; relative
-    dates on them ("2 hours ago") are read against `now`.
+    dates on them ("2 hours ago") are read against `now`. The engine is told a crawl
+    starts (`new_crawl`) before the first page is extracted, so a crawl whose first
+    page does not arrive does not age the engine's memos.
 
     Returns the pages, the listings (first occurrence of each id wins) and whether
     pagination stopped at `max_pages` with more pages left.
@@ -112,6 +114,8 @@ async def fetch_listings(
         pages.append(page)
         if page.outcome is not PageOutcome.OK:
             break
+        if len(pages) == 1:
+            engine.new_crawl()
         extract = engine.extract(page.text, page.url, now=now)
         for listing in extract.listings:
             listings.setdefault(listing.id, listing)

@@ -78,6 +78,9 @@ class SavedSite:
         self.clock.now = capture.at
         self._numbers = {self.source.url: 1}
 
+    def new_crawl(self) -> None:
+        self.engine.new_crawl()
+
     def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract:
         result = self.engine.extract(html, page_url, now=now)
         for listing in result.listings:

@@ -16,10 +16,11 @@ from monitor.extract.datatypes import TYPES, parse_data_types
 from monitor.extract.dates import parse_posted
 from monitor.extract.numbers import parse_count, parse_records
 from monitor.extract.parse import TextParser
-from monitor.extract.prices import CURRENCIES, parse_prices, usd_estimate
+from monitor.extract.prices import CURRENCIES, parse_price, parse_prices, usd_estimate
 from monitor.extract.relative import parse_relative
 from monitor.extract.size import parse_size
 from monitor.extract.span import parse_span
+from monitor.extract.urls import resolve_url, thread_url
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 KEYS = ["records", "records_text", "size_bytes", "span", "price", "prices", "negotiable",
@@ -105,9 +106,44 @@ def test_parse_count(text: str, count: int | None) -> None:
 
 def test_text_parser_memo_is_bounded_and_equivalent() -> None:
     parser = TextParser({"BTC": 1.0}, size=2)
-    for text in ("a 5M", "b 10 BTC", "c", "a 5M"):
+    for text in ("a 5M", "b 10 BTC", "c", "a 5M", "d 1 BTC", "e", "b 10 BTC"):
         assert parser(text) == parse_text(text, {"BTC": 1.0})
-    assert len(parser._memo) <= 2
+        assert parser.price(text) == parse_price(text, {"BTC": 1.0})
+        url = resolve_url(text, "http://x.onion/")
+        assert parser.url(text, "http://x.onion/") == (thread_url(url) if url else None)
+    assert len(parser._memo.current) <= 2 and len(parser._memo) <= 4
+    assert len(parser._prices) <= 4 and len(parser._urls) <= 4
+
+
+def test_text_parser_keeps_the_texts_of_the_last_two_crawls() -> None:
+    parser = TextParser()
+    kept = parser("Acme 5M users")
+    gone = parser("Acme 6M users")
+    parser.new_crawl()
+    assert parser("Acme 5M users") is kept
+    parser.new_crawl()
+    assert parser("Acme 5M users") is kept  # used every crawl
+    assert "Acme 6M users" not in parser._memo  # unused for a whole crawl
+    assert parser("Acme 6M users") == gone
+
+
+def test_text_parser_remembers_texts_without_a_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.extract.parse as parse
+
+    calls: list[str] = []
+
+    def counted(text: str, rates: object = None) -> object:
+        calls.append(text)
+        return parse_price(text)
+
+    monkeypatch.setattr(parse, "parse_price", counted)
+    parser = TextParser()
+    for _ in range(2):
+        parser.new_crawl()
+        assert (
+            parser.price("n/a") is None and parser.url("javascript:x()", "http://x.onion/") is None
+        )
+    assert calls == ["n/a"]
 
 
 ANY_TEXT = st.one_of(

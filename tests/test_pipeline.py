@@ -25,7 +25,7 @@ from monitor.models import (
     TorSettings,
 )
 from monitor.notify import DispatchReport
-from monitor.pipeline import CrawlReport, crawl_source, judge
+from monitor.pipeline import CrawlReport, crawl_source, fetch_listings, judge
 from monitor.runtime import crawl_cycle
 from monitor.store import Store
 
@@ -206,6 +206,37 @@ def test_blocked_or_partial_crawl_never_deletes(tmp_path: Path) -> None:
         first_only = {FORUM: ok(FORUM, forum_page(0, ["a", "b", "c"], last=True))}
         done = crawl_with(store, first_only)
         assert sorted(e.kind for e in done.diff.events) == [EventKind.DELETED] * 3
+
+
+class Recording:
+    """An engine that notes where the pipeline says crawls start."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def new_crawl(self) -> None:
+        self.calls.append("new_crawl")
+        self.inner.new_crawl()
+
+    def extract(self, html: str, page_url: str, *, now: Any = None) -> Any:
+        self.calls.append(page_url)
+        return self.inner.extract(html, page_url, now=now)
+
+
+def test_the_engine_is_told_once_per_crawl_before_its_first_page() -> None:
+    source = forum_source()
+    engine = Recording(get_engine(source))
+    full = {
+        FORUM: ok(FORUM, forum_page(0, ["a", "b"], last=False)),
+        FORUM + "?page=1": ok(FORUM + "?page=1", forum_page(1, ["c"], last=True)),
+    }
+    for _ in range(2):
+        asyncio.run(fetch_listings(source, ScriptedFetcher(full), engine))
+    assert engine.calls == ["new_crawl", FORUM, FORUM + "?page=1"] * 2
+    down = {FORUM: Page(url=FORUM, outcome=PageOutcome.BLOCKED, reason="blocked:captcha")}
+    asyncio.run(fetch_listings(source, ScriptedFetcher(down), engine))
+    assert len(engine.calls) == 6  # no page extracted: the memos do not age
 
 
 def test_judge() -> None:

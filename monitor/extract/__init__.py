@@ -29,7 +29,13 @@ ENGINES: tuple[str, ...] = ("css", "mybb", "xenforo", "phpbb", "shop", "blog", "
 
 class Engine(Protocol):
     """Turns one fetched listing page into listings and the next page's link.
-    `now` (the crawl time, aware) resolves relative dates; without it they stay None."""
+    `now` (the crawl time, aware) resolves relative dates; without it they stay None.
+    `new_crawl()` marks where one crawl of the source ends and the next begins (the
+    pipeline calls it once per crawl, before the crawl's first page is extracted):
+    the engine's memos keep what the last two crawls used (memo.py). An engine never
+    told so still bounds its memos, by size alone."""
+
+    def new_crawl(self) -> None: ...
 
     def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract: ...
 

@@ -199,6 +199,12 @@ class CssEngine:
         except re.error as exc:
             raise ExtractError(f"{where}.id_pattern is not a valid regex: {exc}") from None
 
+    def new_crawl(self) -> None:
+        """A crawl of the source starts: memoised rows and texts the last crawl did
+        not use are forgotten (the memos keep two crawls, see memo.py)."""
+        self._rows.new_crawl()
+        self._parse.new_crawl()
+
     def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract:
         """The listings on one page and the link to the next; never raises on content.
         `now` (the crawl time) resolves relative dates; without it they stay None."""

@@ -63,6 +63,11 @@ class JsonEngine:
         self._template = paths.get("url_template")
         self._tz = zone(source)
 
+    def new_crawl(self) -> None:
+        """A crawl of the source starts: memoised texts the last crawl did not use
+        are forgotten (see memo.py)."""
+        self._parse.new_crawl()
+
     def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract:
         """The listings in one JSON document; never raises on content."""
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from monitor.extract.datatypes import TYPES
 from monitor.extract.dates import parse_posted, parse_relative_posted
+from monitor.extract.memo import Memo
 from monitor.extract.numbers import parse_count, parse_records
 from monitor.extract.parse import TextParser
 from monitor.extract.text import clean_text
@@ -99,23 +100,30 @@ class ListingCache:
     unchanged page (most rows of most crawls) costs a dictionary lookup, plus reading
     its posting date again when that date is relative ("2 hours ago"; the entry then
     keeps the listing as of this crawl time). The key is every raw field text and the
-    page's URL and base. At most `size` entries (cleared when full); listings are
+    page's URL and base. The memo keeps the rows of this crawl and the one before
+    (`new_crawl`, see memo.py), at most `size` entries per crawl; listings are
     immutable, so sharing them is safe."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._rows: dict[tuple[object, ...], tuple[Listing | None, datetime | None]] = {}
-        self._absolute: dict[str, bool] = {}
+        self._rows: Memo[tuple[object, ...], tuple[Listing | None, datetime | None]] = Memo(size)
+        self._absolute: Memo[str, bool] = Memo(size)
+
+    def new_crawl(self) -> None:
+        """A crawl starts: rows not seen in the last crawl are forgotten."""
+        self._rows.new_crawl()
+        self._absolute.new_crawl()
 
     def build(self, raw: Mapping[str, str], ctx: Context) -> Listing | None:
         """`build_listing(raw, ctx)`, from the memo when the same item was built."""
         key = (*raw.items(), ctx.page_url, ctx.base)
-        found = self._rows.get(key)
+        rows = self._rows
+        found = rows.current.get(key)  # the hit of an unchanged row: one lookup
+        if found is None:
+            found = rows.promote(key, None)  # a row of the previous crawl
         if found is None:
             listing = build_listing(raw, ctx)
-            if len(self._rows) >= self.size:
-                self._rows.clear()
-            self._rows[key] = (listing, ctx.now)
+            rows.put(key, (listing, ctx.now))
             return listing
         listing, built_at = found
         if listing is None or listing.posted_raw is None or built_at == ctx.now:
@@ -126,17 +134,15 @@ class ListingCache:
         posted_at = parse_relative_posted(raw_date, ctx.now, ctx.tz) if ctx.now else None
         if posted_at != listing.posted_at:  # "Yesterday, 10:15 PM" stays put for a day
             listing = replace(listing, posted_at=posted_at)
-        self._rows[key] = (listing, ctx.now)
+        rows.current[key] = (listing, ctx.now)  # the key is in the current generation now
         return listing
 
     def _is_absolute(self, posted: str, tz: tzinfo | None) -> bool:
         """Whether the posting date `posted` reads without the crawl time."""
-        found = self._absolute.get(posted)
+        found = self._absolute.get(posted, None)
         if found is None:
             found = parse_posted(posted, now=None, tz=tz) is not None
-            if len(self._absolute) >= self.size:
-                self._absolute.clear()
-            self._absolute[posted] = found
+            self._absolute.put(posted, found)
         return found
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from monitor.extract.country import country_in
 from monitor.extract.datatypes import data_types_in
+from monitor.extract.memo import MISSING, Memo
 from monitor.extract.numbers import normalize, records_in
 from monitor.extract.prices import free_in, negotiable_in, parse_price, prices_in
 from monitor.extract.size import size_in
@@ -90,42 +91,43 @@ def _price_json(price: Price, *, kind: bool) -> dict[str, Any]:
 class TextParser:
     """`parse_text` with the engine's rates, memoised per engine: forums show the same
     titles crawl after crawl, so most of a page's titles were parsed before. Each memo
-    holds at most `size` entries (cleared when full); results are immutable."""
+    keeps the texts of this crawl and the one before (`new_crawl`, see memo.py), at
+    most `size` entries per crawl; results are immutable."""
 
     def __init__(self, rates: Mapping[str, float] | None = None, size: int = 4096) -> None:
         self.rates = dict(rates or {})
         self.size = size
-        self._memo: dict[str, ParsedText] = {}
-        self._prices: dict[str, Price | None] = {}
-        self._urls: dict[tuple[str, str], str | None] = {}
+        self._memo: Memo[str, ParsedText] = Memo(size)
+        self._prices: Memo[str, Price | None] = Memo(size)
+        self._urls: Memo[tuple[str, str], str | None] = Memo(size)
+
+    def new_crawl(self) -> None:
+        """A crawl starts: texts not parsed in the last crawl are forgotten."""
+        self._memo.new_crawl()
+        self._prices.new_crawl()
+        self._urls.new_crawl()
 
     def __call__(self, text: str) -> ParsedText:
-        found = self._memo.get(text)
+        found = self._memo.get(text, None)
         if found is None:
             found = parse_text(text, self.rates)
-            if len(self._memo) >= self.size:
-                self._memo.clear()
-            self._memo[text] = found
+            self._memo.put(text, found)
         return found
 
     def price(self, text: str) -> Price | None:
         """`parse_price(text, rates)` of a price field, memoised like titles."""
-        if text in self._prices:
-            return self._prices[text]
-        found = parse_price(text, self.rates)
-        if len(self._prices) >= self.size:
-            self._prices.clear()
-        self._prices[text] = found
+        found = self._prices.get(text, MISSING)
+        if found is MISSING:
+            found = parse_price(text, self.rates)
+            self._prices.put(text, found)
         return found
 
     def url(self, href: str, base: str) -> str | None:
         """`thread_url(resolve_url(href, base))`, memoised: links repeat across crawls."""
         key = (href, base)
-        if key in self._urls:
-            return self._urls[key]
-        url = resolve_url(href, base)
-        found = thread_url(url) if url else None
-        if len(self._urls) >= self.size:
-            self._urls.clear()
-        self._urls[key] = found
+        found = self._urls.get(key, MISSING)
+        if found is MISSING:
+            url = resolve_url(href, base)
+            found = thread_url(url) if url else None
+            self._urls.put(key, found)
         return found
