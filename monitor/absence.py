@@ -7,6 +7,9 @@ absent listings on their own page; shops count absences (`absence_mode`). Aged-o
 listings are checked again on a schedule that slows with their age
 (`revisit_interval`), most overdue first, within the crawl's page budget
 (`plan_verifications`); `revisit_backlog` says how far behind that schedule is.
+Deleted listings are re-checked on their own page for `restore_window` after the
+deletion, ever more rarely (`restore_at`), last in the queue: a thread a moderator
+restores comes back at its old position, often beyond the crawled pages.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ MAX_VERIFICATIONS = 20  # own-page fetches per crawl; the rest wait for the next
 DEFAULT_REVISIT = timedelta(hours=6)  # shortest interval between checks of an aged-out listing
 DEFAULT_REVISIT_MAX = timedelta(days=7)  # longest interval (old listings)
 REVISIT_AGE_SHARE = 8  # an aged-out listing is checked again after an eighth of its age
+DEFAULT_RESTORE_WINDOW = timedelta(days=14)  # how long a deleted listing's page is re-checked
 FORUM_ENGINES = frozenset({"mybb", "xenforo", "phpbb", "vbulletin", "smf", "invision"})
 _FORUM_URL = re.compile(
     r"forumdisplay|viewforum|showthread|viewtopic|/forums?/|/threads?/|/topics?/|[?&]f(id)?=",
@@ -143,6 +147,46 @@ def revisit_due(stored: StoredListing, source: Source, now: datetime) -> bool:
     return stored.state is ListingState.AGED_OUT and revisit_at(stored, source) <= now
 
 
+def restore_window(source: Source) -> timedelta:
+    """How long after its deletion a deleted listing's own page is re-checked (0: never)."""
+    if source.restore_window is None:
+        return DEFAULT_RESTORE_WINDOW
+    return timedelta(seconds=source.restore_window)
+
+
+def restore_watched(stored: StoredListing, source: Source, now: datetime) -> bool:
+    """A DELETED listing of a `verify` source still inside its `restore_window` at `now`."""
+    return (
+        stored.state is ListingState.DELETED
+        and stored.deleted_at is not None
+        and absence_mode(source) == "verify"
+        and stored.deleted_at <= now <= stored.deleted_at + restore_window(source)
+    )
+
+
+def restore_at(stored: StoredListing, source: Source, last_check: datetime | None) -> datetime:
+    """When a deleted listing's next own-page check is due: after its last check
+    (`last_check`, at the earliest its deletion) by as long as it had been gone at
+    that check, at least `revisit_every`, at most `revisit_max`. With the defaults:
+    6 h, 12 h, 1 d, 2 d, 4 d and 8 d after the deletion; the next (15 d) is past a
+    14-day window. Moderators who restore a thread mostly do it soon."""
+    deleted = stored.deleted_at or stored.last_seen
+    since = deleted if last_check is None else max(deleted, last_check)
+    gone = since - deleted
+    return since + min(max(gone, revisit_every(source)), revisit_max(source))
+
+
+def restore_due(
+    stored: StoredListing, source: Source, now: datetime, last_check: datetime | None
+) -> bool:
+    """A deleted listing whose own page is due for a re-check at `now`: inside its
+    window, the check due by now and due before the window closes."""
+    if not restore_watched(stored, source, now) or stored.deleted_at is None:
+        return False
+    due = restore_at(stored, source, last_check)
+    return due <= now and due <= stored.deleted_at + restore_window(source)
+
+
 def revisit_grace(source: Source) -> timedelta:
     """How late a due revisit may be before it counts as overdue: two crawl intervals
     (a revisit due now waits for the next crawl; one more absorbs clock jitter)."""
@@ -185,6 +229,7 @@ def plan_verifications(
     previous_complete: Sequence[int],
     limit: int = MAX_VERIFICATIONS,
     reserve: int = 0,
+    last_checks: Mapping[str, datetime] | None = None,
 ) -> tuple[StoredListing, ...]:
     """The listings whose own page the caller should fetch before `diff_crawl`, at
     most `limit`, in this order:
@@ -198,6 +243,9 @@ def plan_verifications(
        crawls), each moved back by `revisit_every` once per unanswered check
        (`missing_streak`), so a page that never answers cannot take every slot and
        no listing waits forever. At most `revisit_budget` of them are revisits.
+    3. Last, with what is left of the page and revisit budgets: DELETED listings due
+       for a re-check inside their `restore_window` (`restore_due`; `last_checks`:
+       the time of each one's latest own-page check, by id), most overdue first.
 
     The rest wait for a later crawl.
     """
@@ -241,4 +289,10 @@ def plan_verifications(
                 continue
             revisits -= 1
         picked.append(stored)
+    checked = last_checks or {}
+    restores = sorted(
+        (s for s in unseen if restore_due(s, source, crawl.finished, checked.get(s.id))),
+        key=lambda s: (restore_at(s, source, checked.get(s.id)), s.id),
+    )
+    picked += restores[: max(0, min(room - len(picked), revisits))]
     return (*urgent, *picked)

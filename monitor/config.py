@@ -53,7 +53,7 @@ from monitor.models import (
     StorageSettings,
     TorSettings,
 )
-from monitor.units import parse_duration
+from monitor.units import parse_delay, parse_duration
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -294,11 +294,18 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
 _REVISIT_BOUNDS: tuple[tuple[str, str, Any, str], ...] = (
     ("revisit_budget", "page_budget", 20, "must be at most page_budget ({})"),
     ("revisit_max", "revisit_every", "6h", "must be at least revisit_every ({})"),
+    (  # the first re-check of a deleted listing is due revisit_every after its deletion
+        "restore_window",
+        "revisit_every",
+        "6h",
+        "must be 0 (off) or at least revisit_every ({}), when the first re-check is due",
+    ),
 )
 
 
 def _revisit_checks(doc: Mapping[str, Any]) -> list[Problem]:
-    """revisit_budget <= page_budget and revisit_max >= revisit_every, for the values
+    """revisit_budget <= page_budget, revisit_max >= revisit_every and restore_window
+    0 or >= revisit_every, for the values
     each source ends up with ([defaults] under its own), at the table that sets one
     of the two (a source that sets neither is [defaults]' problem, reported once).
     Values of the wrong type are left to the schema."""
@@ -313,11 +320,13 @@ def _revisit_checks(doc: Mapping[str, Any]) -> list[Problem]:
             if value is None:
                 continue
             try:
-                too_far = (
-                    parse_duration(value) < parse_duration(bound)
-                    if key == "revisit_max"
-                    else isinstance(value, int) and isinstance(bound, int) and value > bound
-                )
+                if key == "revisit_max":
+                    too_far = parse_duration(value) < parse_duration(bound)
+                elif key == "restore_window":
+                    window = parse_delay(value)
+                    too_far = 0 < window < parse_duration(bound)
+                else:
+                    too_far = isinstance(value, int) and isinstance(bound, int) and value > bound
             except ValueError:
                 continue
             if too_far:

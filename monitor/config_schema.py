@@ -163,6 +163,12 @@ CookieValue = Annotated[Safe, _check(lambda v: ";" not in v, "must not contain '
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Delay = Annotated[float, BeforeValidator(parse_delay)]  # a duration that may be zero
 TimeZone = Annotated[str, AfterValidator(_timezone)]
+MAX_RESTORE_WINDOW = 365 * 86400.0  # a year: re-checks of a deleted listing stay bounded
+RestoreWindow = Annotated[
+    float,
+    BeforeValidator(parse_delay),
+    _check(lambda v: v <= MAX_RESTORE_WINDOW, "must be at most 365d (0 turns re-checks off)"),
+]
 
 
 def _hours(value: object) -> tuple[int, int]:
@@ -226,6 +232,7 @@ class DefaultsModel(_Model):
     revisit_max: Duration | None = None
     page_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
     revisit_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
+    restore_window: RestoreWindow | None = None
     skip_sticky: bool | None = None
     timezone: TimeZone | None = None
     active_hours: ActiveHours | None = None

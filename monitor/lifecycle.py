@@ -16,7 +16,8 @@ Rules, in the order they are applied:
   suppressed while the source's baseline is pending (no complete crawl stored yet,
   `baseline_alerts` off) and during a suspected layout change; the rows (and their
   repost cluster) are still written.
-- Seen, known → back to ACTIVE. DELETED → `restored`; MISSING / AGED_OUT → silent.
+- Seen, known → back to ACTIVE. DELETED → `restored` (how: "listed again");
+  MISSING / AGED_OUT → silent.
   Title, seller, price, record count or data types differing → `changed` with
   before/after. Evidence fields (first post, size, span, country) that fill in or
   change are written quietly (changes become observations, not events). Unchanged
@@ -31,6 +32,8 @@ Rules, in the order they are applied:
 - Unseen AGED_OUT listings with a verdict (revisits, any crawl outcome): GONE →
   DELETED, PRESENT → `last_seen` moves (fields may change), UNKNOWN → only its
   `missing_streak` (unanswered checks) grows, which puts it behind others next time.
+- Unseen DELETED listings with a verdict (re-checks inside `restore_window`):
+  PRESENT → `restored` (how: "own page") and AGED_OUT; GONE / UNKNOWN → unchanged.
 - Implausible complete crawls (listing count below half the recent median, or most
   known listings replaced by unknown ones) infer nothing from absence, carry an
   error note ("suspected layout change (...)") that keeps them out of the yardstick
@@ -138,6 +141,19 @@ def deletion_evidence(stored: StoredListing, deleted_before: datetime, how: str)
     }
 
 
+def restore_evidence(stored: StoredListing, at: datetime, how: str) -> dict[str, Any]:
+    """What a `restored` event keeps: when the listing was deleted (`deleted_at`, and
+    `deleted_after`: when it was last seen before), how long it was gone (seconds
+    from `deleted_at` to `at`, when it was found again) and how it was found."""
+    gone = None if stored.deleted_at is None else (at - stored.deleted_at).total_seconds()
+    return {
+        "deleted_at": _iso(stored.deleted_at),
+        "deleted_after": _iso(stored.last_seen),
+        "gone_for": None if gone is None else max(0, int(gone)),
+        "how": how,
+    }
+
+
 @dataclass
 class _Diff:
     """The diff of one `diff_crawl` call while it is being built."""
@@ -241,7 +257,8 @@ def _seen_again(diff: _Diff, stored: StoredListing, listing: Listing) -> None:
         diff.touched.append(listing.id)
         return
     if stored.state is ListingState.DELETED:
-        diff.event(EventKind.RESTORED, listing.id, {"deleted_at": _iso(stored.deleted_at)})
+        at = diff.crawl.finished
+        diff.event(EventKind.RESTORED, listing.id, restore_evidence(stored, at, "listed again"))
     new = StoredListing(
         listing=merged,
         state=ListingState.ACTIVE,
@@ -298,6 +315,31 @@ def _verified(diff: _Diff, stored: StoredListing, check: Verification | None) ->
         diff.writes.append(replace(stored, state=state, missing_streak=stored.missing_streak + 1))
     elif stored.state is ListingState.ACTIVE:  # not checked yet (over the budget): waits
         diff.writes.append(replace(stored, state=ListingState.MISSING))
+
+
+def _recheck_deleted(diff: _Diff, stored: StoredListing, check: Verification) -> None:
+    """A DELETED listing re-checked on its own page (inside its `restore_window`):
+    PRESENT (`verify_page(..., deleted=True)`: the thread is really shown) → a
+    `restored` event, and the listing is AGED_OUT (back, but not on the crawled
+    pages); GONE or UNKNOWN → it stays DELETED as it is (the check is recorded as a
+    verification row; the next one is due later)."""
+    if check.verdict is not Verdict.PRESENT:
+        return
+    details = restore_evidence(stored, check.at, "own page")
+    details |= {"verified": check.reason, "url": check.url}
+    diff.event(EventKind.RESTORED, stored.id, details)
+    listing = stored.listing if check.listing is None else overlay(stored.listing, check.listing)
+    new = replace(
+        stored,
+        listing=listing,
+        state=ListingState.AGED_OUT,
+        last_seen=max(stored.last_seen, check.at),
+        missing_streak=0,
+        deleted_at=None,
+        fingerprint=fingerprint(listing),
+        cluster=stored.cluster or stored.id,
+    )
+    diff.update(stored, new)
 
 
 def diff_crawl(
@@ -359,4 +401,6 @@ def diff_crawl(
                 _counted_absence(diff, stored, source)
         elif stored.state is ListingState.AGED_OUT and listing_id in checks:
             _verified(diff, stored, checks[listing_id])
+        elif stored.state is ListingState.DELETED and listing_id in checks:
+            _recheck_deleted(diff, stored, checks[listing_id])
     return diff.freeze(complete and baseline_pending, suspicion is not None)

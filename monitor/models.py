@@ -108,6 +108,7 @@ class Source:
     revisit_max: float | None = None  # seconds: longest interval between revisits
     page_budget: int = 20  # own pages (verifications, revisits, evidence) per crawl
     revisit_budget: int | None = None  # revisits per crawl at most (None: what is left)
+    restore_window: float | None = None  # seconds a deleted listing's page is re-checked (0: off)
     allow_clearnet: bool = False
     onion_redirects: bool = False  # a redirect may lead to another .onion host (a mirror)
     baseline_alerts: bool = False  # alert on the first complete crawl too

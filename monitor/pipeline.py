@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from monitor.absence import absence_mode, revisit_backlog
+from monitor.absence import absence_mode, restore_watched, revisit_backlog
 from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
 from monitor.extract import Engine, extract_thread, parse_text
@@ -27,6 +27,7 @@ from monitor.models import (
     CrawlDiff,
     CrawlOutcome,
     Listing,
+    ListingState,
     NotifyTarget,
     OpsSettings,
     Page,
@@ -214,7 +215,12 @@ async def verify_listings(
             except ExtractError:
                 parsed = None
         check = verify_page(
-            page, stored.listing, at, parsed=parsed, seen_before=stored.id in seen_before
+            page,
+            stored.listing,
+            at,
+            parsed=parsed,
+            seen_before=stored.id in seen_before,
+            deleted=stored.state is ListingState.DELETED,
         )
         checks.append(check)
         if keep_html and page.outcome is PageOutcome.OK and page.text:
@@ -289,7 +295,8 @@ async def crawl_source(
     routes source-health events (down, recovered, layout changed) to its target;
     `page_budget` bounds the listing pages fetched (default `source.page_budget`):
     listings that just vanished, first-sight evidence, then still-missing listings
-    and aged-out revisits (`lifecycle.plan_verifications`). Revisits still waiting
+    and aged-out revisits, last re-checks of deleted listings inside their
+    `restore_window` (`lifecycle.plan_verifications`). Revisits still waiting
     past their grace are logged as a warning and reported in `CrawlReport.backlog`."""
     budget = source.page_budget if page_budget is None else page_budget
     t0 = time.perf_counter()
@@ -314,8 +321,15 @@ async def crawl_source(
         known = store.known_listings(source.name)
         previous = store.recent_complete_counts(source.name)
         wanted = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
+        watched = [s.id for s in known.values() if restore_watched(s, source, crawl.finished)]
         plan = plan_verifications(
-            crawl, known, source, previous_complete=previous, limit=budget, reserve=len(wanted)
+            crawl,
+            known,
+            source,
+            previous_complete=previous,
+            limit=budget,
+            reserve=len(wanted),
+            last_checks=store.last_checks(watched) if watched else None,
         )
         planned = {s.id for s in plan} | {li.id for li in listings}
         backlog = revisit_backlog(

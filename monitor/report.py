@@ -92,6 +92,9 @@ def describe_event(row: Mapping[str, Any]) -> str:
         )
     if kind == "deleted":
         return f"last seen {clean(details.get('last_seen'))[:16]}"
+    if kind == "restored" and details.get("deleted_at"):
+        how = f"; {clean(details.get('how'), 40)}" if details.get("how") else ""
+        return f"deleted {clean(details.get('deleted_at'))[:16]}{how}"
     if not details:
         return ""
     return clean(json.dumps(details, ensure_ascii=False, default=str), 100)

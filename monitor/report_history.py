@@ -53,6 +53,8 @@ def timeline(
             how = clean(e["details"].get("how") or "", 60)
             after = clean(e["details"].get("deleted_after") or "")[:16]
             detail = f"gone after {after}; {how}" + (f"; up for {duration(up)}" if up else "")
+        elif e["kind"] == "restored" and e["details"].get("deleted_at"):
+            detail = restored_detail(e["details"])
         items.append({"at": e["at"], "what": str(e["kind"]), "detail": detail})
     for o in observations:
         if o["field"] not in TRACKED:
@@ -69,6 +71,16 @@ def timeline(
         detail = f"{clean(c['id'], 40)} by {clean(c['seller'] or '-', 20)} ({c['state']})"
         items.append({"at": c["first_seen"], "what": "same dataset", "detail": detail})
     return sorted(items, key=lambda i: i["at"])
+
+
+def restored_detail(details: Mapping[str, Any]) -> str:
+    """'back after 6h 0m (deleted 2024-06-02 16:00); found on its own page'."""
+    gone = details.get("gone_for")
+    back = f"back after {duration(gone)} " if isinstance(gone, int | float) else "back "
+    when = clean(details.get("deleted_at") or "")[:16].replace("T", " ")
+    how = details.get("how")
+    found = "; found on its own page" if how == "own page" else f"; {clean(how, 40)}" if how else ""
+    return f"{back}(deleted {when}){found}"
 
 
 def timeline_text(items: Sequence[Mapping[str, str]]) -> str:

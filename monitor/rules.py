@@ -254,7 +254,12 @@ def _uptime(first: object, last: object) -> str:
         end = datetime.fromisoformat(str(last))
     except ValueError:
         return ""
-    hours = max(0, int((end - start).total_seconds() // 3600))
+    return _hours_text((end - start).total_seconds())
+
+
+def _hours_text(seconds: float) -> str:
+    """'3 days 4 hours', '6 hours'."""
+    hours = max(0, int(seconds // 3600))
     days, hours = divmod(hours, 24)
     return f"{days} days {hours} hours" if days else f"{hours} hours"
 
@@ -287,6 +292,13 @@ def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
         extra.append(("Evidence", f"leakmon show {clean(listing.id, 120)}"))
     elif event.kind is EventKind.RESTORED and d.get("deleted_at"):
         extra = [("Deleted at", _when(d.get("deleted_at")))]
+        gone = d.get("gone_for")
+        if isinstance(gone, int | float) and not isinstance(gone, bool):
+            extra.append(("Gone for", _hours_text(gone)))
+        if d.get("how") == "own page":
+            extra.append(("Found", "on its own page (not on the crawled list pages)"))
+        elif d.get("how"):
+            extra.append(("Found", clean(d["how"], _VALUE_LIMIT)))
     elif event.kind is EventKind.REPOSTED:
         orig_title = clean(d.get("original_title") or "unknown", _TITLE_PART_LIMIT)
         orig_source = clean(d.get("original_source") or "unknown", 60)

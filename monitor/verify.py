@@ -13,6 +13,13 @@ Rules, in order (first match wins):
 6. A short page with a generic "not found / removed / deleted" phrase → GONE.
 7. Anything else → UNKNOWN: never delete on an unclear page; retry next crawl.
 
+A listing already DELETED (its page is re-checked for a restore, `deleted=True`)
+is PRESENT only on stronger evidence, since a false `restored` tells an analyst a
+dead offer is live again: the page came back 200, the engine read a thread post on
+it (`parsed` with a first post), and a short page says nothing like "no
+permission" or "not found / removed". Otherwise the PRESENT is UNKNOWN ("restore
+unconfirmed: ..."): the listing stays deleted and is checked again later.
+
 "Short" is at most `SHORT_PAGE` visible characters: a long page is content that may
 merely quote such a phrase.
 """
@@ -112,12 +119,14 @@ def verify_page(
     *,
     parsed: Listing | None = None,
     seen_before: bool = False,
+    deleted: bool = False,
 ) -> Verification:
     """The verdict on `listing` from its own `page`, fetched at `at`.
 
     `parsed`: the listing as the engine read it from the page, if it can; it counts
     only when its title shares most words with the listing's title.
     `seen_before`: this listing's page was found present before.
+    `deleted`: the listing is DELETED: a PRESENT needs `restore_doubt` to be None.
     """
 
     def result(verdict: Verdict, reason: str, fields: Listing | None = None) -> Verification:
@@ -137,12 +146,27 @@ def verify_page(
     if short and (phrase := _has(text, ENGINE_MESSAGES)):
         return result(Verdict.GONE, f"engine message: {phrase}")
     shown = title_shown(listing.title, text)
-    if parsed is not None and (shown or title_shown(listing.title, visible(parsed.title))):
-        return result(Verdict.PRESENT, "parsed", parsed)
-    if shown:
+    if shown or (parsed is not None and title_shown(listing.title, visible(parsed.title))):
+        doubt = restore_doubt(page, text, parsed) if deleted else None
+        if doubt is not None:
+            return result(Verdict.UNKNOWN, f"restore unconfirmed: {doubt}")
+        if parsed is not None:
+            return result(Verdict.PRESENT, "parsed", parsed)
         return result(Verdict.PRESENT, "title shown")
     if short and (phrase := _has(text, GENERIC_GONE)):
         return result(Verdict.GONE, f"phrase: {phrase}")
     if short and seen_before and (phrase := _has(text, NO_PERMISSION)):
         return result(Verdict.GONE, f"no permission: {phrase}")
     return result(Verdict.UNKNOWN, "unclear page")
+
+
+def restore_doubt(page: Page, text: str, parsed: Listing | None) -> str | None:
+    """Why a page that shows a DELETED listing's title does not prove it is back
+    (None: it does). `text` is the page's `visible` text."""
+    if page.outcome is not PageOutcome.OK or page.status != 200:
+        return f"http {page.status}"
+    if parsed is None or not parsed.first_post:
+        return "no thread post on the page"
+    if len(text) <= SHORT_PAGE and (phrase := _has(text, NO_PERMISSION + GENERIC_GONE)):
+        return f"page says {phrase!r}"
+    return None

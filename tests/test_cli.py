@@ -84,6 +84,10 @@ def test_config_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
             '[defaults]\npage_budget = 10\nrevisit_budget = 12\nrevisit_max = "1m"\n',
             "defaults.revisit_budget: must be at most page_budget (10)",
         ),
+        (
+            '[defaults]\nrestore_window = "-3d"\n',
+            "defaults.restore_window: not a duration",
+        ),
     ],
 )
 def test_bad_config_one_line_exit_2(tmp_path: Path, content: str | None, needle: str) -> None:

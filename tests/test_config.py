@@ -801,6 +801,55 @@ def test_revisit_keys_map_to_the_source_with_defaults_underneath(tmp_path: Path)
     assert (plain.revisit_max, plain.page_budget, plain.revisit_budget) == (None, 20, None)
 
 
+def test_restore_window_maps_to_the_source_with_defaults_underneath(tmp_path: Path) -> None:
+    text = (
+        '[defaults]\nrestore_window = "30d"\n'
+        + source(name='"inherits"')
+        + source('restore_window = "0"\n', name='"off"')
+        + source('restore_window = "1d"\nrevisit_every = "1h"\n', name='"own"')
+    )
+    inherits, off, own = load_config(write(tmp_path, text), env={}).sources
+    assert (inherits.restore_window, off.restore_window, own.restore_window) == (
+        30 * 86400,
+        0,
+        86400,
+    )
+    (plain,) = load_config(write(tmp_path, source()), env={}).sources
+    assert plain.restore_window is None  # absence.DEFAULT_RESTORE_WINDOW: 14 days
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[defaults]\nrestore_window = "soon"\n',
+            ["defaults.restore_window: not a duration"],
+        ),
+        (
+            "[defaults]\nrestore_window = true\n",
+            ["defaults.restore_window: not a duration"],
+        ),
+        (
+            source('restore_window = "400d"\n'),
+            ["source[0].restore_window: must be at most 365d (0 turns re-checks off)"],
+        ),
+        (
+            '[defaults]\nrestore_window = "2h"\n',
+            ["defaults.restore_window: must be 0 (off) or at least revisit_every (6h)"],
+        ),
+        (  # a source's own revisit_every over [defaults]' window
+            '[defaults]\nrestore_window = "1d"\n' + source('revisit_every = "2d"\n'),
+            ["source[0].restore_window: must be 0 (off) or at least revisit_every (2d)"],
+        ),
+    ],
+)
+def test_restore_window_broken(tmp_path: Path, text: str, expected: list[str]) -> None:
+    text = text if "[[source]]" in text else text + source()
+    problems = problems_of(write(tmp_path, text))
+    assert [p[: len(e)] for p, e in zip(problems, expected, strict=False)] == expected, problems
+    assert len(problems) == len(expected), problems
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -209,7 +209,12 @@ def test_deleted_listing_seen_again_is_restored() -> None:
         fingerprint=fingerprint(old.listing),
     )
     assert kinds(diff) == [("restored", "forum:1")]
-    assert dict(diff.events[0].details) == {"deleted_at": at(1).isoformat()}
+    assert dict(diff.events[0].details) == {
+        "deleted_at": at(1).isoformat(),
+        "deleted_after": at(0).isoformat(),
+        "gone_for": 3 * 3600,
+        "how": "listed again",
+    }
 
 
 def test_restored_with_changes_gives_both_events() -> None:

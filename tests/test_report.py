@@ -33,6 +33,11 @@ def test_describe_events() -> None:
     repost = {"kind": "reposted", "details": {"original_id": "f:1", "original_title": "T"}}
     assert "same dataset as f:1" in describe_event(repost)
     assert describe_event({"kind": "new", "details": {}}) == ""
+    restored = {
+        "kind": "restored",
+        "details": {"deleted_at": "2024-06-02T16:00:00+00:00", "how": "own page\x1b[2J"},
+    }
+    assert describe_event(restored) == "deleted 2024-06-02T16:00; own page [2J"  # no ESC
 
 
 def test_tables_render_hostile_rows_on_one_line_each() -> None:

@@ -39,6 +39,7 @@ from monitor.store.convert import (
     alert_from_row,
     opt_parse_ts,
     opt_ts,
+    parse_ts,
     stored_listing,
     ts,
 )
@@ -259,6 +260,17 @@ class Store:
         ids = json.dumps(sorted(set(listing_ids)))
         with self._errors("read verifications"):
             return {row["listing_id"] for row in self._rows(sql, [ids, ids])}
+
+    def last_checks(self, listing_ids: Iterable[str]) -> dict[str, datetime]:
+        """The time of the latest own-page check (any verdict) of each listing among
+        `listing_ids` that has one (`absence.restore_at` of deleted listings)."""
+        sql = """
+            SELECT listing_id, MAX(at) AS at FROM verifications
+            WHERE listing_id IN (SELECT value FROM json_each(?)) GROUP BY listing_id
+        """
+        ids = json.dumps(sorted(set(listing_ids)))
+        with self._errors("read verifications"):
+            return {row["listing_id"]: parse_ts(row["at"]) for row in self._rows(sql, [ids])}
 
     def failure_streak(self, source: str) -> int:
         """Crawls of `source` that failed or were blocked in a row (0 for an unknown
