@@ -8,10 +8,13 @@ Rules, in order (first match wins):
    was visible before (`seen_before`): the thread was hidden → GONE.
 4. A short page carrying a forum engine's exact "does not exist" message (MyBB,
    XenForo, phpBB, vBulletin, SMF, Invision, Discourse; English and Russian) → GONE.
-5. The page shows the listing's title → PRESENT; with the fields the engine parsed
+5. A short "no permission" page with no thread post on it → GONE when the page was
+   visible before (the thread was hidden), else UNKNOWN, even when it shows the
+   title (themes put the thread's title in the breadcrumbs of that page too).
+6. The page shows the listing's title → PRESENT; with the fields the engine parsed
    from it when its parsed title is (mostly) the listing's title too (edits).
-6. A short page with a generic "not found / removed / deleted" phrase → GONE.
-7. Anything else → UNKNOWN: never delete on an unclear page; retry next crawl.
+7. A short page with a generic "not found / removed / deleted" phrase → GONE.
+8. Anything else → UNKNOWN: never delete on an unclear page; retry next crawl.
 
 A listing already DELETED (its page is re-checked for a restore, `deleted=True`)
 is PRESENT only on stronger evidence, since a false `restored` tells an analyst a
@@ -145,6 +148,11 @@ def verify_page(
         return result(Verdict.UNKNOWN, page.reason or "blocked")
     if short and (phrase := _has(text, ENGINE_MESSAGES)):
         return result(Verdict.GONE, f"engine message: {phrase}")
+    denied = _has(text, NO_PERMISSION) if short else None
+    if denied and (parsed is None or not parsed.first_post):  # a title in the breadcrumbs
+        if seen_before:
+            return result(Verdict.GONE, f"no permission: {denied}")
+        return result(Verdict.UNKNOWN, f"no permission page: {denied}")
     shown = title_shown(listing.title, text)
     if shown or (parsed is not None and title_shown(listing.title, visible(parsed.title))):
         doubt = restore_doubt(page, text, parsed) if deleted else None
@@ -155,8 +163,6 @@ def verify_page(
         return result(Verdict.PRESENT, "title shown")
     if short and (phrase := _has(text, GENERIC_GONE)):
         return result(Verdict.GONE, f"phrase: {phrase}")
-    if short and seen_before and (phrase := _has(text, NO_PERMISSION)):
-        return result(Verdict.GONE, f"no permission: {phrase}")
     return result(Verdict.UNKNOWN, "unclear page")
 
 

@@ -117,6 +117,22 @@ def test_no_permission_is_gone_only_after_the_page_was_visible() -> None:
     assert verify_page(ok_denied, LISTING, AT, seen_before=True).verdict is Verdict.GONE
 
 
+def test_a_no_permission_page_with_the_title_in_its_breadcrumbs_is_not_present() -> None:
+    crumbs = page(html(f"Forum » Databases » {LISTING.title}<p>You do not have permission"
+                       " to view this thread.</p>"))  # fmt: skip
+    check = verify_page(crumbs, LISTING, AT)
+    assert (check.verdict, check.reason) == (
+        Verdict.UNKNOWN,
+        "no permission page: you do not have permission",
+    )
+    assert verify_page(crumbs, LISTING, AT, seen_before=True).verdict is Verdict.GONE
+    # a real, short thread whose post quotes the phrase is still there
+    parsed = Listing("forum", "1042", URL, LISTING.title, first_post="you do not have permission?")
+    assert verify_page(crumbs, LISTING, AT, parsed=parsed, seen_before=True).verdict is (
+        Verdict.PRESENT
+    )
+
+
 def test_a_parsed_page_is_present_with_its_fields() -> None:
     parsed = Listing("forum", "1042", URL, LISTING.title, first_post="Names, ID numbers")
     check = verify_page(page(html("x" * 50)), LISTING, AT, parsed=parsed)
