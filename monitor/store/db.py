@@ -1,5 +1,6 @@
 """`Store`: the SQLite database of sources, crawls, listings, their history and
-the alert outbox. The only place with SQL (with `schema` and `queries`).
+the alert outbox (`OutboxStore`, on `StoreBase`'s connection and error mapping).
+The only place with SQL (with `schema`, `sql`, `queries` and `history`).
 
 Every sqlite error leaves as a `StoreError` naming the file and what failed.
 """
@@ -13,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlite_utils import Database
@@ -32,17 +32,15 @@ from monitor.models import (
 )
 from monitor.store import history, queries
 from monitor.store import sql as statements
+from monitor.store.base import explain
 from monitor.store.checkpoint import BACKSTOP_FRAMES, SQLITE_DEFAULT_FRAMES, Checkpointer
 from monitor.store.convert import (
     SELECT_LISTINGS,
     Row,
-    alert_from_row,
-    opt_parse_ts,
-    opt_ts,
     parse_ts,
     stored_listing,
-    ts,
 )
+from monitor.store.outbox import OutboxStore
 from monitor.store.schema import migrate
 from monitor.store.write import write_crawl
 
@@ -60,27 +58,11 @@ CACHE_KIB_MAX = 256 * 1024
 BIG_COMMIT = 1_000
 
 
-def _explain(exc: sqlite3.Error) -> str:
-    text = str(exc)
-    hints = (
-        ("not a database", "not an SQLite database"),
-        ("readonly", "the database is read-only"),
-        ("locked", "the database is locked by another process"),
-        ("unable to open", "the database file cannot be opened"),
-        ("FOREIGN KEY", "a row refers to a missing row"),
-    )
-    for needle, hint in hints:
-        if needle in text:
-            return f"{hint} ({text})"
-    return text
-
-
-class Store:
+class Store(OutboxStore):
     """An open leakmon database. Use `Store.open(path)`; close it (or `with`)."""
 
     def __init__(self, db: Database, path: Path) -> None:
-        self.db = db
-        self.path = path
+        super().__init__(db, path)
         self._cache_kib = CACHE_KIB
         self._checkpointer: Checkpointer | None = None
 
@@ -112,15 +94,12 @@ class Store:
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
-            raise StoreError(f"database {path}: cannot open: {_explain(exc)}") from exc
+            raise StoreError(f"database {path}: cannot open: {explain(exc)}") from exc
         except StoreError as exc:
             if conn is not None:
                 conn.close()
             raise StoreError(f"database {path}: {exc}") from exc
         return cls(db, path)
-
-    def close(self) -> None:
-        self.db.close()
 
     def _grow_cache(self, listings: int) -> None:
         """Make the page cache hold the pages a crawl of `listings` listings touches
@@ -151,32 +130,6 @@ class Store:
             checkpointer.stop()
             with self._errors("set up checkpoints"):
                 self.db.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_DEFAULT_FRAMES}")
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"database {self.path}: cannot {doing}: {_explain(exc)}") from exc
-
-    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        """The rows of one of this class's own SELECTs (distinct column names) as
-        dicts. Run on the connection: they never write, so sqlite-utils' savepoint
-        guard of `query` (two more statements per read) is not needed."""
-        cursor = self.db.conn.execute(sql, params)
-        keys = [column[0] for column in cursor.description]
-        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # ------------------------------------------------------------ crawl input
 
@@ -330,70 +283,6 @@ class Store:
                 self._reset_cache()
         if self._checkpointer is not None:
             self._checkpointer.committed(big=len(diff.writes) >= BIG_COMMIT)
-
-    # ------------------------------------------------------------------ outbox
-
-    def due_alerts(self, now: datetime, limit: int = 100) -> list[Alert]:
-        """Pending alerts whose next attempt is due, oldest first."""
-        sql = """
-            SELECT * FROM alerts
-            WHERE status = 'pending' AND (next_attempt IS NULL OR next_attempt <= ?)
-            ORDER BY created, rowid LIMIT ?
-        """
-        with self._errors("read the outbox"):
-            return [alert_from_row(row) for row in self._rows(sql, [ts(now), limit])]
-
-    def _update_alert(self, alert_id: str, sql: str, params: dict[str, Any]) -> None:
-        with self._errors("update an alert"):
-            cursor = self.db.execute(sql, {**params, "id": alert_id})
-        if cursor.rowcount == 0:
-            raise StoreError(f"database {self.path}: no alert {alert_id!r}")
-
-    def mark_sent(self, alert_id: str, at: datetime, message_id: str | None = None) -> None:
-        """The alert was delivered (this attempt counts in `attempts`), alone or in
-        the digest `message_id`."""
-        self._update_alert(
-            alert_id,
-            "UPDATE alerts SET status = :status, sent_at = :at, attempts = attempts + 1, "
-            "next_attempt = NULL, message_id = :message WHERE id = :id",
-            {"status": AlertStatus.SENT.value, "at": ts(at), "message": message_id},
-        )
-
-    def retry_alerts(self, ids: Sequence[str] | None = None) -> int:
-        """Make undelivered alerts (failed, or pending a later retry; all, or those of
-        `ids`) due now; returns how many. Their attempt count and last error stay."""
-        sql = (
-            "UPDATE alerts SET status = 'pending', next_attempt = NULL WHERE status != 'sent' "
-            "AND (:all OR id IN (SELECT value FROM json_each(:ids)))"
-        )
-        params = {"all": ids is None, "ids": json.dumps(list(ids or ()))}
-        with self._errors("update the outbox"), self.db.atomic():
-            return int(self.db.conn.execute(sql, params).rowcount)
-
-    def messages_since(self, target: str, since: datetime) -> int:
-        """Messages delivered to `target` at or after `since` (a digest counts once)."""
-        sql = (
-            "SELECT count(DISTINCT coalesce(message_id, id)) AS n FROM alerts "
-            "WHERE target = ? AND status = 'sent' AND sent_at >= ?"
-        )
-        with self._errors("read the outbox"):
-            return int(self._rows(sql, [target, ts(since)])[0]["n"])
-
-    def last_message_at(self, target: str) -> datetime | None:
-        """When the last message went to `target`, if ever."""
-        sql = "SELECT max(sent_at) AS at FROM alerts WHERE target = ? AND status = 'sent'"
-        with self._errors("read the outbox"):
-            return opt_parse_ts(self._rows(sql, [target])[0]["at"])
-
-    def mark_attempt_failed(self, alert_id: str, error: str, next_attempt: datetime | None) -> None:
-        """A delivery attempt failed: retry at `next_attempt`, or give up (None)."""
-        status = AlertStatus.PENDING if next_attempt is not None else AlertStatus.FAILED
-        self._update_alert(
-            alert_id,
-            "UPDATE alerts SET status = :status, attempts = attempts + 1, "
-            "last_error = :error, next_attempt = :next WHERE id = :id",
-            {"status": status.value, "error": error, "next": opt_ts(next_attempt)},
-        )
 
     # ------------------------------------------------------- CLI queries (dicts)
 
