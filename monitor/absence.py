@@ -189,8 +189,15 @@ def restore_due(
 
 def revisit_grace(source: Source) -> timedelta:
     """How late a due revisit may be before it counts as overdue: two crawl intervals
-    (a revisit due now waits for the next crawl; one more absorbs clock jitter)."""
-    return timedelta(seconds=2 * source.every)
+    (a revisit due now waits for the next crawl; one more absorbs clock jitter), plus
+    the daily pause of a source with `active_hours` (a revisit that falls due at night
+    waits for the morning's first crawl; that is the schedule, not a backlog)."""
+    grace = timedelta(seconds=2 * source.every)
+    if source.active_hours is None:
+        return grace
+    start, end = source.active_hours
+    active = (end - start) % (24 * 60)  # minutes; a window may wrap past midnight
+    return grace + timedelta(minutes=24 * 60 - active)
 
 
 def revisit_budget(source: Source, limit: int) -> int:

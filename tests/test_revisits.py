@@ -168,6 +168,9 @@ def test_revisits_happen_on_partial_crawls_but_not_blocked_ones() -> None:
 
 def test_backlog_counts_due_and_overdue_revisits() -> None:
     assert revisit_grace(SRC) == 2 * H
+    # a source crawled 06:00-22:00 only: a revisit due at night waits for the morning
+    assert revisit_grace(replace(SRC, active_hours=(6 * 60, 22 * 60))) == 2 * H + 8 * H
+    assert revisit_grace(replace(SRC, active_hours=(22 * 60, 6 * 60))) == 2 * H + 16 * H
     known = [
         aged("not-due", 1 * D, 1 * H),
         aged("due", 1 * D, 7 * H),  # 1 h late: within the grace
