@@ -155,11 +155,15 @@ def restore_window(source: Source) -> timedelta:
 
 
 def restore_watched(stored: StoredListing, source: Source, now: datetime) -> bool:
-    """A DELETED listing of a `verify` source still inside its `restore_window` at `now`."""
+    """A DELETED listing of a `verify` source still inside its `restore_window` at `now`.
+    Never for a `json` source: without a thread reader no page can prove a restore
+    (`verify_page(deleted=True)` needs a thread post), so re-checks would only spend
+    the budget."""
     return (
         stored.state is ListingState.DELETED
         and stored.deleted_at is not None
         and absence_mode(source) == "verify"
+        and source.engine != "json"
         and stored.deleted_at <= now <= stored.deleted_at + restore_window(source)
     )
 

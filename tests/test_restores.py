@@ -88,6 +88,8 @@ def test_the_window_defaults_to_14_days_and_zero_turns_it_off() -> None:
     assert not restore_watched(gone, replace(SRC, restore_window=0.0), T0)
     assert plan([gone], replace(SRC, restore_window=0.0)) == []
     assert not restore_watched(gone, replace(SRC, engine="shop"), T0)  # counted: no pages
+    json_verified = replace(SRC, engine="json", absence="verify")
+    assert not restore_watched(gone, json_verified, T0)  # no thread reader: nothing to prove
     assert not restore_watched(replace(gone, state=AGED_OUT), SRC, T0)
     assert restore_watched(deleted("2", 14 * D), SRC, T0)  # the window's last moment
     assert not restore_watched(deleted("3", 14 * D + timedelta(seconds=1)), SRC, T0)
