@@ -133,6 +133,19 @@ def test_json_engine_paths_and_hostile_documents() -> None:
         assert engine.extract(bad, "http://forum.onion/api").listings == ()
 
 
+def test_json_engine_memoises_unchanged_items_and_sees_changed_ones() -> None:
+    engine = get_engine(src("json", overrides={**JSON_PATHS, "item": "*"}))
+    items = [{"id": 1, "title": "A 5M users", "url": "/t/1"}, {"id": 2, "title": "B", "url": "/2"}]
+    first = engine.extract(json.dumps(items), "http://forum.onion/api").listings
+    engine.new_crawl()
+    items[1]["title"] = "B 2M rows"
+    again = engine.extract(json.dumps(items), "http://forum.onion/api").listings
+    assert again[0] is first[0]  # the unchanged item came from the memo
+    assert again[1].title == "B 2M rows" and again[1].records is not None
+    fresh = get_engine(src("json", overrides={**JSON_PATHS, "item": "*"}))
+    assert again == fresh.extract(json.dumps(items), "http://forum.onion/api").listings
+
+
 ENGINE_SOURCES = [src(e) for e in ENGINES if e != "css"]
 TAGS = st.sampled_from(
     ["<tr class='inline_row'>", "<span id='tid_7'>", "<a href='/t/1'>", "</a>", "5M rows",

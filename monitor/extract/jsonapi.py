@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from monitor.errors import ExtractError
 from monitor.extract.css import zone
-from monitor.extract.listing import FIELDS, Context, build_listing
+from monitor.extract.listing import FIELDS, Context, ListingCache
 from monitor.extract.parse import TextParser
 from monitor.extract.urls import resolve_url, same_host
 from monitor.models import Listing, PageExtract, Source
@@ -57,6 +57,7 @@ class JsonEngine:
             raise ExtractError(f"{where}.id_pattern is not a valid regex: {exc}") from None
         self.source = source
         self._parse = TextParser(rates)
+        self._rows = ListingCache()
         self._paths = {k: _split(v) for k, v in paths.items() if k in FIELDS}
         self._item = _split(paths.get("item", ""))
         self._next = _split(paths["next"]) if paths.get("next") else None
@@ -64,8 +65,9 @@ class JsonEngine:
         self._tz = zone(source)
 
     def new_crawl(self) -> None:
-        """A crawl of the source starts: memoised texts the last crawl did not use
-        are forgotten (see memo.py)."""
+        """A crawl of the source starts: memoised rows and texts the last crawl did
+        not use are forgotten (the memos keep two crawls, see memo.py)."""
+        self._rows.new_crawl()
         self._parse.new_crawl()
 
     def extract(self, html: str, page_url: str, *, now: datetime | None = None) -> PageExtract:
@@ -95,7 +97,7 @@ class JsonEngine:
             usable = resolve_url(raw.get("url", ""), page_url) is not None
             if self._template and not usable and raw.get("id"):
                 raw["url"] = self._template.replace("{id}", quote(raw["id"], safe=""))
-            listing = build_listing(raw, ctx)
+            listing = self._rows.build(raw, ctx)  # an unchanged item: one lookup
             if listing is not None and listing.external_id not in seen:
                 seen.add(listing.external_id)
                 listings.append(listing)
