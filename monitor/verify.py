@@ -141,14 +141,13 @@ def verify_page(
         return result(Verdict.UNKNOWN, page.reason or "failed")
     text = visible(page.text)
     short = len(text) <= SHORT_PAGE
+    denied = _has(text, NO_PERMISSION) if short else None
     if page.outcome is PageOutcome.BLOCKED:
-        phrase = _has(text, NO_PERMISSION) if short else None
-        if phrase and seen_before:
-            return result(Verdict.GONE, f"no permission: {phrase}")
+        if denied and seen_before:
+            return result(Verdict.GONE, f"no permission: {denied}")
         return result(Verdict.UNKNOWN, page.reason or "blocked")
     if short and (phrase := _has(text, ENGINE_MESSAGES)):
         return result(Verdict.GONE, f"engine message: {phrase}")
-    denied = _has(text, NO_PERMISSION) if short else None
     if denied and (parsed is None or not parsed.first_post):  # a title in the breadcrumbs
         if seen_before:
             return result(Verdict.GONE, f"no permission: {denied}")
