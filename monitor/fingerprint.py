@@ -118,10 +118,11 @@ class CandidateIndex:
 
 def original_of(listing: Listing, fp: str, candidates: CandidateIndex) -> StoredListing | None:
     """The earliest-seen stored listing (another id) of the same dataset, if any."""
+    near = candidates.near(listing, fp)
+    if not near:  # the common case of an ingest: nothing shares a print or a count
+        return None
     tokens = title_tokens(listing.title)
     matches = [
-        c.stored
-        for c in candidates.near(listing, fp)
-        if c.stored.id != listing.id and same_dataset(listing, tokens, fp, c)
+        c.stored for c in near if c.stored.id != listing.id and same_dataset(listing, tokens, fp, c)
     ]
     return min(matches, key=lambda s: (s.first_seen, s.id), default=None)
