@@ -9,6 +9,9 @@ Measures (median of several runs where it makes sense):
 - ingest of new listings (repost lookup + diff_crawl + apply of 10,000 new ones, as
   `leakmon run` writes them; the background WAL checkpoint after it apart, and the
   one-shot commands' inline checkpoint too)                           >= 20k/s
+  and, interleaved with it, the schema's floor on this machine: the same rows,
+  built beforehand, inserted in one transaction with nothing else (no lookup, no
+  lifecycle, no conversion, no existence check) -- what no Python work can beat
 - `show` (listing, events, observations, verifications, alerts, cluster)  <= 10 ms
 - full-text search                                  <= 50 ms
 - `leakmon seller HANDLE` (summary row, and the handle's listings)
@@ -34,8 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitor.lifecycle import diff_crawl, fingerprint
 from monitor.models import Crawl, CrawlOutcome, Listing, Price, Records, Source
 from monitor.store import Store, history
+from monitor.store import sql as statements
 from monitor.store.checkpoint import Checkpointer
-from monitor.store.convert import ts
+from monitor.store.convert import crawl_row, event_row, listing_row, ts
+from monitor.store.db import CACHE_KIB, CACHE_KIB_PER_LISTING
 
 T0 = datetime(2022, 1, 1, tzinfo=UTC)
 BIG = "big-forum"  # the source whose 1,000 listings are crawled unchanged
@@ -219,13 +224,10 @@ def table_counts(store: Store) -> dict[str, int]:
     return {n: store.db.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
 
 
-def ingest(
-    store: Store, source: Source, batch: int, checkpointer: Checkpointer | None = None
-) -> dict[str, float]:
-    """Ingest 10,000 new listings of source0 (batch `batch`); milliseconds per step.
-    With `checkpointer`, also the background checkpoint that follows the commit."""
+def new_listings(batch: int) -> tuple[Listing, ...]:
+    """10,000 listings of source0 that the generated database does not hold."""
     rng = random.Random(7 + batch)
-    new = tuple(
+    return tuple(
         Listing(
             "source0",
             f"new{batch}-{i}",
@@ -237,8 +239,22 @@ def ingest(
         )
         for i in range(10_000)
     )
+
+
+def ingest_crawl(batch: int) -> Crawl:
     at = T0 + timedelta(days=900, hours=batch)
-    crawl = Crawl(f"ingest{batch}", "source0", at, at, CrawlOutcome.PARTIAL, 1, 1, new)
+    return Crawl(
+        f"ingest{batch}", "source0", at, at, CrawlOutcome.PARTIAL, 1, 1, new_listings(batch)
+    )
+
+
+def ingest(
+    store: Store, source: Source, batch: int, checkpointer: Checkpointer | None = None
+) -> dict[str, float]:
+    """Ingest 10,000 new listings of source0 (batch `batch`); milliseconds per step.
+    With `checkpointer`, also the background checkpoint that follows the commit."""
+    crawl = ingest_crawl(batch)
+    new = crawl.listings
     done = checkpointer.done if checkpointer else 0
     t = time.perf_counter()
     candidates = store.repost_candidates(new, fingerprints=map(fingerprint, new))
@@ -259,6 +275,38 @@ def ingest(
         "apply": (t_apply - t_diff) * 1000,
         "background_checkpoint": (t_checkpoint - t_apply) * 1000,
     }
+
+
+def sqlite_floor(
+    store: Store, source: Source, batch: int, checkpointer: Checkpointer
+) -> dict[str, float]:
+    """The SQLite work of an ingest alone: the crawl row, 10,000 listings at the next
+    rowids, their search entries and their events, from tuples built before the
+    clock starts, in one transaction (as `Store.apply` with the page cache it grows);
+    then the background checkpoint, as after an ingest."""
+    crawl = ingest_crawl(batch)
+    diff = diff_crawl(
+        crawl, {}, source, previous_complete=[], repost_candidates=(), first_complete=False
+    )
+    conn = store.db.conn
+    (top,) = conn.execute(statements.MAX_LISTING_ROWID).fetchone()
+    fresh = list(enumerate(diff.writes, start=top + 1))
+    rows = [(n, *listing_row(s)) for n, s in fresh]
+    fts = [(n, s.listing.title, s.listing.seller, s.listing.first_post) for n, s in fresh]
+    events = [event_row(e) for e in diff.events]
+    conn.execute(f"PRAGMA cache_size = -{len(rows) * CACHE_KIB_PER_LISTING}")
+    done = checkpointer.done
+    t = time.perf_counter()
+    with store.db.atomic():
+        conn.execute(statements.INSERT_CRAWL, crawl_row(crawl))
+        conn.executemany(statements.INSERT_LISTING_AT, rows)
+        conn.executemany(statements.FTS_ADD, fts)
+        conn.executemany(statements.INSERT_EVENT, events)
+    seconds = time.perf_counter() - t
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    checkpointer.committed(big=True)
+    assert checkpointer.wait_for(done + 1, timeout=120), "no background checkpoint"
+    return {"per_s": len(rows) / seconds, "ms": seconds * 1000}
 
 
 def bench(store: Store, path: Path) -> dict[str, Any]:
@@ -289,8 +337,12 @@ def bench(store: Store, path: Path) -> dict[str, Any]:
     # batches of 10,000 as `leakmon run` writes them (WAL checkpoints on the
     # background thread; its time is reported apart), then three as a one-shot
     # command writes them (SQLite's checkpoint inside the commit).
+    # Each batch is followed by a floor batch, so both see the same load and WAL.
+    daemon, floor = [], []
     with store.background_checkpoints(every=3600) as checkpointer:
-        daemon = [ingest(store, crawler.source, b, checkpointer) for b in range(3)]
+        for b in range(3):
+            daemon.append(ingest(store, crawler.source, b, checkpointer))
+            floor.append(sqlite_floor(store, crawler.source, 100 + b, checkpointer))
     oneshot = [ingest(store, crawler.source, b) for b in range(3, 6)]
     out["ingest_per_s"] = round(statistics.median(r["per_s"] for r in daemon))
     out["ingest_split_ms"] = {
@@ -304,6 +356,9 @@ def bench(store: Store, path: Path) -> dict[str, Any]:
         )
     )
     out["ingest_oneshot_per_s"] = round(statistics.median(r["per_s"] for r in oneshot))
+    out["ingest_sqlite_floor_per_s"] = round(statistics.median(r["per_s"] for r in floor))
+    out["ingest_floor_ms"] = round(statistics.median(r["ms"] for r in floor))
+    out["ingest_vs_floor"] = round(out["ingest_sqlite_floor_per_s"] / out["ingest_per_s"], 2)
     # 3. show
     ids = [f"source{k % 20}:{k}" for k in range(5_000, 5_000_000, 99_991)]
     ids = [i for i in ids if store.listing(i) is not None] or ["big-forum:1"]
