@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 from monitor.config_schema import (
     ARRAYS,
     CSS_KEYS,
+    CSS_NOT_TAKEN,
     CSS_REQUIRED,
     MESSAGES,
     TABLES,
@@ -257,9 +258,9 @@ def _cross_checks(doc: Mapping[str, Any]) -> list[Problem]:
                 if key not in selectors
             ]
             problems += [
-                ((*loc, "selectors", key), "only engine profiles (mybb, xenforo, ...) take it")
+                ((*loc, "selectors", key), "only the json engine takes it")
                 for key in selectors
-                if key not in CSS_KEYS and key in SelectorsModel.model_fields
+                if key in CSS_NOT_TAKEN
             ]
     problems += _revisit_checks(doc)
     for loc, ops in _entries(doc, "ops"):
@@ -382,7 +383,7 @@ def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
     own = model.model_dump(exclude={"selectors", "headers", "block_markers"}, exclude_none=True)
     chosen = model.selectors.model_dump(exclude_none=True) if model.selectors else {}
     css = model.engine == "css" and bool(chosen)
-    selectors = Selectors(**chosen) if css else None
+    selectors = Selectors(**{k: v for k, v in chosen.items() if k in CSS_KEYS}) if css else None
     own_names = {name.lower() for name in model.headers}  # header names ignore case
     merged = {**defaults.model_dump(exclude={"headers"}, exclude_none=True), **own}
     if "missing_after" not in merged and (
@@ -392,7 +393,7 @@ def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
     return Source(
         **merged,
         selectors=selectors,
-        overrides={} if css else chosen,
+        overrides={k: v for k, v in chosen.items() if k not in CSS_KEYS} if css else chosen,
         headers={
             **{k: v for k, v in defaults.headers.items() if k.lower() not in own_names},
             **model.headers,

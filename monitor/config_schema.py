@@ -253,12 +253,12 @@ class SelectorsModel(_Model):
     records: Text | None = None
     posted: Text | None = None
     next: Text | None = None
-    # engine profiles only (mybb, xenforo, phpbb, shop, blog, json)
+    # beyond `Selectors`: engine profiles and css sources (carried as overrides)
     replies: Text | None = None
     views: Text | None = None
     sticky: Text | None = None
     text: Text | None = None
-    url_template: Text | None = None
+    url_template: Text | None = None  # json only
     thread_title: Text | None = None
     thread_post: Text | None = None
     thread_body: Text | None = None
@@ -267,9 +267,12 @@ class SelectorsModel(_Model):
     thread_gone: Text | None = None
 
 
+# The css engine's `Selectors`; a css source may set every other key but
+# `url_template` too (list-page extras and thread-page keys, kept as overrides).
 CSS_KEYS = frozenset(
     ("item", "title", "url", "id", "id_pattern", "seller", "price", "records", "posted", "next")
 )
+CSS_NOT_TAKEN = frozenset({"url_template"})
 
 
 class SourceModel(DefaultsModel):

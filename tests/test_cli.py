@@ -201,3 +201,7 @@ def test_demo_prints_the_story_alerts(tmp_path: Path) -> None:
     assert "reposted:" in alerts[3]
     assert "timeline of darkforum:1042" in out
     assert str(tmp_path / "demo.db") in out
+    # evidence read on the shop's product page is its description, not its price line
+    code, out, _ = run("show", "leakshop:342", "--json", "--db", str(tmp_path / "demo.db"))
+    assert code == 0
+    assert json.loads(out)["first_post"].startswith("Shanghai police dataset, 1995")

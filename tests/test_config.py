@@ -146,6 +146,27 @@ def test_defaults_apply_unless_the_source_sets_them(tmp_path: Path) -> None:
     assert overrides.headers == {"Accept": "text/html", "user-agent": "mine", "X-Extra": "1"}
 
 
+def test_css_sources_take_list_extras_and_thread_keys_but_not_url_template(
+    tmp_path: Path,
+) -> None:
+    table = (
+        '{ item = "li", title = "h2", url = "a@href", text = ".desc", views = ".views", '
+        'thread_body = ".short", thread_gone = "(?i)gone" }'
+    )
+    config = load_config(write(tmp_path, source(selectors=table)), env={}, engines=("css",))
+    (shop,) = config.sources
+    assert shop.selectors == Selectors(item="li", title="h2", url="a@href")
+    assert shop.overrides == {
+        "text": ".desc",
+        "views": ".views",
+        "thread_body": ".short",
+        "thread_gone": "(?i)gone",
+    }
+    bad = source(selectors='{ item = "li", title = "h2", url = "a@href", url_template = "/t" }')
+    with pytest.raises(ConfigError, match=r"source\[0\]\.selectors\.url_template: only the json"):
+        load_config(write(tmp_path, bad), env={}, engines=("css",))
+
+
 def test_rules_targets_and_other_engines(tmp_path: Path) -> None:
     text = (
         source()

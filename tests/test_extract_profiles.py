@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from monitor.errors import ExtractError
 from monitor.extract import ENGINES, get_engine
 from monitor.extract.profiles import PROFILES
-from monitor.models import PageExtract, Source
+from monitor.models import PageExtract, Selectors, Source
 
 CASES = Path(__file__).parent / "fixtures" / "engines"
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 JSON_PATHS = {"item": "data.threads", "title": "title", "url": "url", "id": "id"}
+CSS_CORE = Selectors(item="li", title="a", url="a@href")
 
 
 def src(engine: str, **kwargs: object) -> Source:
@@ -109,7 +110,9 @@ def test_rates_give_usd_estimates() -> None:
         (src("mybb", overrides={"title": "a[["}), "title"),
         (src("xenforo", overrides={"id_pattern": "(("}), "id_pattern"),
         (src("phpbb", overrides={"item": "li@id"}), "item"),
-        (src("css", overrides={"title": "a"}), "not overrides"),
+        (src("css", overrides={"title": "a"}), r"needs \[selectors\]"),
+        (src("css", selectors=CSS_CORE, overrides={"colour": "b"}), "unknown override colour"),
+        (src("css", selectors=CSS_CORE, overrides={"text": "p[["}), "text"),
         (src("json", overrides={"title": "t"}), "url"),
         (src("json", overrides={"url": "u"}), "title"),
         (src("json", overrides={"title": "t", "url_template": "/t/{id}"}), "id"),

@@ -76,6 +76,39 @@ def test_first_post_is_capped_and_present_page_is_not_gone() -> None:
     assert page.first_post is not None and len(page.first_post) == FIRST_POST_LIMIT
 
 
+SHOP_PRODUCT = """<html><body><div class="product">
+<h1 class="product_title">Acme Telecom subscribers 2.3M records</h1>
+<p class="price"><span>$4,500</span></p>
+<div class="short"><p>2.3M subscriber rows: name, msisdn, plan.</p></div>
+<div class="blurb">Seller notes: fresh 2026 dump, 2.3M rows, escrow ok.</div>
+</div></body></html>"""
+
+
+def test_generic_thread_body_skips_a_shops_price_line() -> None:
+    source = Source(name="s", url="http://shop.onion/", engine="css", every=60)
+    page = extract_thread(SHOP_PRODUCT, "http://shop.onion/p/1", source)
+    assert page.first_post == "2.3M subscriber rows: name, msisdn, plan."
+
+
+def test_a_css_source_chooses_its_thread_selectors() -> None:
+    source = Source(
+        name="s",
+        url="http://shop.onion/",
+        engine="css",
+        every=60,
+        overrides={
+            "thread_post": "div.product",
+            "thread_body": "div.blurb",
+            "thread_gone": "(?i)sold out",
+        },
+    )
+    page = extract_thread(SHOP_PRODUCT, "http://shop.onion/p/1", source)
+    assert page.first_post == "Seller notes: fresh 2026 dump, 2.3M rows, escrow ok."
+    assert page.parsed.records is not None and page.parsed.records.count == 2_300_000
+    gone = extract_thread("<html><body><h1>Sold out</h1></body></html>", "u", source)
+    assert gone.gone and gone.first_post is None
+
+
 def test_json_sources_have_no_thread_pages() -> None:
     source = Source(name="s", url="http://f.onion/", engine="json", every=60)
     with pytest.raises(ExtractError, match="json"):

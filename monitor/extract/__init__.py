@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.errors import ExtractError
-from monitor.extract.css import CssEngine
+from monitor.extract.css import CssEngine, spec_of
 from monitor.extract.jsonapi import JsonEngine
 from monitor.extract.parse import ParsedText, parse_text
-from monitor.extract.profiles import PROFILES, profile_spec
+from monitor.extract.profiles import PROFILES, check_keys, profile_spec
 from monitor.extract.thread import ThreadPage, extract_thread
 from monitor.models import PageExtract, Source
 
@@ -50,9 +50,12 @@ def get_engine(source: Source, rates: Mapping[str, float] | None = None) -> Engi
     """
     where = f"source {source.name!r}"
     if source.engine == "css":
-        if source.overrides:
-            raise ExtractError(f"{where}: engine 'css' takes [selectors], not overrides")
-        return CssEngine(source, rates=rates)
+        if source.selectors is None:
+            raise ExtractError(f"{where}: engine 'css' needs [selectors]")
+        # the [selectors] table, plus the list-page extras (text, replies, ...) it set
+        check_keys(source.overrides, f"{where}: selectors")
+        spec = {**spec_of(source.selectors), **source.overrides}
+        return CssEngine(source, spec, rates=rates)
     if source.engine == "json":
         return JsonEngine(source, rates=rates)
     if source.engine in PROFILES:

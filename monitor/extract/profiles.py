@@ -122,7 +122,9 @@ _BLOG = {
 _GENERIC_THREAD = {
     "thread_title": "h1, title",
     "thread_post": "article, .post, .message, main, body",
-    "thread_body": ".post-content, .content, .message-body, .post_body, p",
+    # the first paragraph last, and never a shop's price line (`<p class="price">`)
+    "thread_body": ".post-content, .content, .message-body, .post_body, .description,"
+    " .entry-content, p:not(.price)",
     "thread_author": ".author, .username",
     "thread_posted": "time@datetime, .date",
     "thread_gone": r"(?i)not found|does not exist|no longer available",
@@ -157,12 +159,17 @@ THREAD_KEYS = frozenset(
 )
 
 
-def profile_spec(engine: str, overrides: Mapping[str, str], where: str) -> dict[str, str]:
-    """The profile `engine` names with `overrides` applied (an empty value removes a
-    key); raises ExtractError for an unknown key."""
+def check_keys(overrides: Mapping[str, str], where: str) -> None:
+    """Raise ExtractError naming the keys of `overrides` no engine knows."""
     unknown = sorted(set(overrides) - LISTING_KEYS - THREAD_KEYS)
     if unknown:
         known = ", ".join(sorted(LISTING_KEYS | THREAD_KEYS))
         raise ExtractError(f"{where}: unknown override {', '.join(unknown)} (known: {known})")
+
+
+def profile_spec(engine: str, overrides: Mapping[str, str], where: str) -> dict[str, str]:
+    """The profile `engine` names with `overrides` applied (an empty value removes a
+    key); raises ExtractError for an unknown key."""
+    check_keys(overrides, where)
     spec = {**_GENERIC_THREAD, **PROFILES.get(engine, {}), **overrides}
     return {k: v for k, v in spec.items() if v.strip()}

@@ -55,8 +55,7 @@ def extract_thread(
     if source.engine == "json":
         raise ExtractError(f"source {source.name!r}: engine 'json' has no thread pages")
     where = f"source {source.name!r}: overrides"
-    overrides = {} if source.engine == "css" else source.overrides
-    spec = profile_spec(source.engine, overrides, where)
+    spec = profile_spec(source.engine, source.overrides, where)
     fields = {k: _field(where, k, v) for k, v in spec.items() if k.startswith("thread_")
               and k != "thread_gone"}  # fmt: skip
     try:
