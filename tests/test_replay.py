@@ -44,6 +44,24 @@ def run(*args: str) -> tuple[int, str, str]:
         ("page1", None),
         ("2024-13-01T08:00:00", None),
         ("12345", None),
+        # 14 digits (Wayback Machine, wget, crawlers): bare, `_` or `-` between date and time
+        ("20240601080000", T0),
+        ("20240601_080000", T0),
+        ("20240601-080000", T0),
+        ("20241301080000", None),  # month 13
+        ("20240631_080000", None),  # June 31
+        ("20240601-250000", None),
+        ("2024060108000", None),  # 13 digits
+        ("20240601__080000", None),
+        ("20240601 080000", None),
+        # epoch seconds with a fraction (ArchiveBox snapshot directories)
+        ("1717228800.123456", T0.replace(microsecond=123456)),
+        ("1717228800.25", T0.replace(microsecond=250000)),
+        ("1717228800.0", T0),
+        ("1717228800.1234567", T0.replace(microsecond=123456)),  # kept to the microsecond
+        ("1717228800.", None),
+        ("1717228800.12a", None),
+        ("1717228800.1.2", None),
     ],
 )
 def test_capture_times(text: str, expected: datetime | None) -> None:
@@ -77,10 +95,49 @@ def test_scan_reads_both_forms_statuses_and_attaches_thread_pages(tmp_path: Path
     )
 
 
+def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) -> None:
+    put(tmp_path, "20240601080000/page1.html")  # Wayback / wget
+    put(tmp_path, "20240601080000/page2.404.html")
+    put(tmp_path, "20240601_090000.html")  # flat: page 1 ...
+    put(tmp_path, "20240601_090000-p2.htm")  # ... page 2
+    put(tmp_path, "20240601-100000.503.html")  # flat: page 1 with a status ...
+    put(tmp_path, "20240601-100000-p2.503.html")  # ... page 2 with a status
+    put(tmp_path, "20240601-100000-p3.json")
+    put(tmp_path, "1717239600.123456/page1.html")  # ArchiveBox: 11:00:00.123456
+    put(tmp_path, "1717239600.123456/page2.503.html")
+    put(tmp_path, "1717239600.123456/threads/7.404.html")
+    put(tmp_path, "20240601-113000/threads/8.html")  # thread pages saved later
+    captures = scan(tmp_path)
+    got = [
+        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
+        for c in captures
+    ]
+    assert got == [
+        ("20240601080000", T0, {1: 200, 2: 404}, []),
+        ("20240601_090000", T0 + timedelta(hours=1), {1: 200, 2: 200}, []),
+        ("20240601-100000", T0 + timedelta(hours=2), {1: 503, 2: 503, 3: 200}, []),
+        ("1717239600.123456", T0 + timedelta(hours=3, microseconds=123456),
+         {1: 200, 2: 503}, ["7", "8"]),
+    ]  # fmt: skip
+    assert captures[2].pages[3].path.name == "20240601-100000-p3.json"
+    assert captures[3].threads["7"][1].status == 404
+    assert captures[3].threads["8"][0] == T0 + timedelta(hours=3, minutes=30)
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
         (["notatime/page1.html"], "notatime: unreadable capture time"),
+        (["20241301080000/page1.html"], "20241301080000: unreadable capture time"),
+        (["20240631_080000.html"], "20240631_080000.html: unreadable capture time"),
+        (["20240601-080000-p2x.html"], "unreadable capture time"),
+        (["1717228800.5/page_1.html"], "1717228800.5/page_1.html: not a listing page"),
+        # a fraction cannot be told from a status in the flat form: directories only
+        (["1717228800.123456.html"], "1717228800.123456.html: a fractional epoch names a dir"),
+        (["1717228800.5-p2.503.html"], "a fractional epoch names a directory only"),
+        (["20240601080000.html", "20240601T080000Z/page1.html"], "same time as"),
+        (["20240601_080000.html", "20240601-080000-p2.html"], "same time as"),
+        (["1717228800/page1.html", "1717228800.0/page1.html"], "same time as"),
         (["20240601T080000Z/page_2.html"], "20240601T080000Z/page_2.html: not a listing page"),
         (["20240601T080000Z.html", "1717228800.html"], "same time as"),
         (["20240601T070000Z/threads/1.html", "20240601T080000Z.html"], "before any listing"),
