@@ -168,11 +168,15 @@ def write_forum(root: Path, captures: list[tuple[datetime, list[Thread], dict[st
             put(root, f"{name}/threads/{key}", html)
 
 
-def small_history(root: Path) -> None:
-    threads = [
+def small_threads() -> list[Thread]:
+    return [
         forum_thread(i, f"Dataset {name} customers 1.{i}M - {i} BTC", T0 - timedelta(hours=i))
         for i, name in enumerate(("alpha", "bravo", "charlie", "delta", "echo"), start=1)
     ]
+
+
+def small_history(root: Path) -> None:
+    threads = small_threads()
     hour = timedelta(hours=1)
     write_forum(
         root,
@@ -219,6 +223,47 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
     code, out, _ = run(*args)
     again = json.loads(out)
     assert (code, again["replayed"], again["skipped"], again["events"]) == (0, 0, 4, [])
+
+
+def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
+    """The history of test_replay_through_the_real_stages under Wayback/wget times
+    (bare, `_`, `-`), an ArchiveBox fractional-epoch directory and flat names with page
+    numbers and a status, plus a last capture whose page 2 was saved with a 503."""
+    root = tmp_path / "forum"
+    one, two, *rest = small_threads()
+    hour = timedelta(hours=1)
+    put(root, "20240601080000/page1.html", forum_page([one, two, *rest], [], 1, T0))
+    put(root, "20240601080000/page2.html", forum_page([one, two, *rest], [], 2, T0))
+    put(root, "20240601_090000.html", forum_page([two, *rest], [], 1, T0 + hour))
+    put(root, "1717236000.25/page1.html", forum_page([two, *rest], [], 1, T0 + 2 * hour))
+    put(root, "1717236000.25/threads/1.html", thread_page(None, T0))
+    put(root, "20240601-110000.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
+    put(root, "20240601-112000/threads/2.html", thread_page(two, T0))
+    put(root, "20240601-120000.html", forum_page([one, *rest, two], [], 1, T0 + 4 * hour))
+    put(root, "20240601-120000-p2.503.html", forum_page([one, *rest, two], [], 2, T0 + 4 * hour))
+    db = tmp_path / "leakmon.db"
+    args = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db), "--json"]
+    code, out, err = run(*args)
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    crawls = [(c["capture"], c["at"], c["outcome"]) for c in report["crawls"]]
+    assert crawls == [
+        ("20240601080000", T0.isoformat(), "complete"),
+        ("20240601_090000", (T0 + hour).isoformat(), "complete"),
+        ("1717236000.25", (T0 + 2 * hour).replace(microsecond=250000).isoformat(), "complete"),
+        ("20240601-110000", (T0 + 3 * hour).isoformat(), "complete"),
+        ("20240601-120000", (T0 + 4 * hour).isoformat(), "partial"),  # page 2: HTTP 503
+    ]
+    events = [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]]
+    assert events == [
+        ("1717236000.25", "deleted", "forum:1"),
+        ("20240601-110000", "restored", "forum:1"),
+    ]
+    assert report["events"][0]["at"] == crawls[2][1]  # the fraction is kept
+    with Store.open(db) as store:
+        row = store.listing("forum:2")  # verified present at 11:20, unseen in the partial crawl
+        assert row is not None and row["state"] == "aged_out"
+        assert row["last_seen"].startswith("2024-06-01T11:20:00")
 
 
 def test_count_mode_for_forum_histories_without_thread_pages(tmp_path: Path) -> None:
@@ -269,6 +314,14 @@ def test_a_broken_page_never_crashes_a_replay_nor_deletes(tmp_path: Path, page: 
             ["BADNAMES", "--engine", "mybb", "--url", FORUM_URL],
             "yesterday.html: unreadable capture time",
         ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "20241301080000.html: unreadable capture time",
+        ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "1717228800.5.html: a fractional epoch names a directory only",
+        ),
     ],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(
@@ -276,12 +329,15 @@ def test_usage_and_input_errors_exit_2_with_one_line(
 ) -> None:
     put(tmp_path / "dir", "20240601T080000Z.html")
     put(tmp_path / "bad", "yesterday.html")
+    put(tmp_path / "badtimes", "20240601080000/page1.html")  # readable; the others are not
+    put(tmp_path / "badtimes", "20241301080000.html")
+    put(tmp_path / "badtimes", "1717228800.5.html")
     config = tmp_path / "sources.toml"
     config.write_text(
         f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n'
     )
     names = {"DIR": tmp_path / "dir", "BADNAMES": tmp_path / "bad", "CONFIG": config,
-             "MISSING": tmp_path / "missing"}  # fmt: skip
+             "BADTIMES": tmp_path / "badtimes", "MISSING": tmp_path / "missing"}  # fmt: skip
     argv = [str(names.get(a, a)) for a in args] + ["--db", str(tmp_path / "x.db")]
     code, out, err = run(*argv)
     assert code == 2 and out == ""
