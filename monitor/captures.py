@@ -1,6 +1,8 @@
 """Saved captures of one source, as `leakmon replay` reads them.
 
-Layout (times: ``YYYYMMDDTHHMMSSZ``, ISO 8601 -- ``-`` may stand for ``:`` -- or
+Layout (times: ``YYYYMMDDTHHMMSSZ``; 14 digits as the Wayback Machine and crawlers
+write them, bare or with ``_`` or ``-`` between date and time: ``20240601080000``,
+``20240601_080000``, ``20240601-080000``; ISO 8601 -- ``-`` may stand for ``:``; or
 epoch seconds; without a zone they are UTC)::
 
     DIR/<time>/page1.html          one capture: listing pages in crawl order
@@ -9,6 +11,13 @@ epoch seconds; without a zone they are UTC)::
     DIR/<time>/threads/<id>.html   a listing's own page (verification, evidence)
     DIR/<time>.html                flat form: page 1 of a capture ...
     DIR/<time>-p2.html             ... and its page 2
+
+Epoch seconds with a fraction (``1717228800.25``, as ArchiveBox names its snapshot
+directories; kept to the microsecond) name capture directories only. In the flat
+form a ``.NNN`` before the extension is always the HTTP status
+(``1717228800.250.html`` is page 1 of ``1717228800``, saved with status 250), so a
+fraction there could not be told from a status; a flat name whose time has one is
+an error.
 
 A capture directory without pages holds thread pages only: they serve the latest
 listing capture at or before its time. ``<id>`` is the listing's external id,
@@ -32,8 +41,8 @@ from typing import NamedTuple
 
 from monitor.errors import ConfigError
 
-_COMPACT = re.compile(r"^(\d{8})T(\d{6})(Z?)$")
-_EPOCH = re.compile(r"^\d{9,11}$")
+_COMPACT = re.compile(r"^(\d{8})[T_-]?(\d{6})(Z?)$")
+_EPOCH = re.compile(r"^(\d{9,11})(?:\.(\d+))?$")
 _ISO_DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d{2})-(\d{2})(?:-(\d{2}))?(.*)$")
 _FLAT = re.compile(r"^(?P<time>.+?)(?:-p(?P<page>\d+))?(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
 _PAGE = re.compile(r"^page(?P<page>\d+)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
@@ -60,9 +69,12 @@ class Capture:
 
 
 def parse_time(text: str) -> datetime | None:
-    """A capture time from a file or directory name, as aware UTC; None if unreadable."""
-    if _EPOCH.match(text):
-        return datetime.fromtimestamp(int(text), UTC)
+    """A capture time from a file or directory name, as aware UTC; None if unreadable.
+    An epoch fraction is kept to the microsecond (further digits are dropped)."""
+    epoch = _EPOCH.match(text)
+    if epoch:
+        micro = int((epoch[2] or "0").ljust(6, "0")[:6])
+        return datetime.fromtimestamp(int(epoch[1]), UTC).replace(microsecond=micro)
     compact = _COMPACT.match(text)
     if compact:
         try:
@@ -158,6 +170,8 @@ def scan(directory: Path) -> list[Capture]:
         at = parse_time(match["time"]) if match else None
         if match is None or at is None:
             result.problems.append(f"{entry.name}: unreadable capture time")
+        elif "." in match["time"] and _EPOCH.match(match["time"]):
+            result.problems.append(f"{entry.name}: a fractional epoch names a directory only")
         elif result.claim(at, match["time"]):
             number = int(match["page"] or 1)
             result.page(at, number, SavedFile(entry, _status(match["status"])), entry.name)

@@ -44,6 +44,24 @@ def run(*args: str) -> tuple[int, str, str]:
         ("page1", None),
         ("2024-13-01T08:00:00", None),
         ("12345", None),
+        # 14 digits (Wayback Machine, wget, crawlers): bare, `_` or `-` between date and time
+        ("20240601080000", T0),
+        ("20240601_080000", T0),
+        ("20240601-080000", T0),
+        ("20241301080000", None),  # month 13
+        ("20240631_080000", None),  # June 31
+        ("20240601-250000", None),
+        ("2024060108000", None),  # 13 digits
+        ("20240601__080000", None),
+        ("20240601 080000", None),
+        # epoch seconds with a fraction (ArchiveBox snapshot directories)
+        ("1717228800.123456", T0.replace(microsecond=123456)),
+        ("1717228800.25", T0.replace(microsecond=250000)),
+        ("1717228800.0", T0),
+        ("1717228800.1234567", T0.replace(microsecond=123456)),  # kept to the microsecond
+        ("1717228800.", None),
+        ("1717228800.12a", None),
+        ("1717228800.1.2", None),
     ],
 )
 def test_capture_times(text: str, expected: datetime | None) -> None:
@@ -77,10 +95,49 @@ def test_scan_reads_both_forms_statuses_and_attaches_thread_pages(tmp_path: Path
     )
 
 
+def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) -> None:
+    put(tmp_path, "20240601080000/page1.html")  # Wayback / wget
+    put(tmp_path, "20240601080000/page2.404.html")
+    put(tmp_path, "20240601_090000.html")  # flat: page 1 ...
+    put(tmp_path, "20240601_090000-p2.htm")  # ... page 2
+    put(tmp_path, "20240601-100000.503.html")  # flat: page 1 with a status ...
+    put(tmp_path, "20240601-100000-p2.503.html")  # ... page 2 with a status
+    put(tmp_path, "20240601-100000-p3.json")
+    put(tmp_path, "1717239600.123456/page1.html")  # ArchiveBox: 11:00:00.123456
+    put(tmp_path, "1717239600.123456/page2.503.html")
+    put(tmp_path, "1717239600.123456/threads/7.404.html")
+    put(tmp_path, "20240601-113000/threads/8.html")  # thread pages saved later
+    captures = scan(tmp_path)
+    got = [
+        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
+        for c in captures
+    ]
+    assert got == [
+        ("20240601080000", T0, {1: 200, 2: 404}, []),
+        ("20240601_090000", T0 + timedelta(hours=1), {1: 200, 2: 200}, []),
+        ("20240601-100000", T0 + timedelta(hours=2), {1: 503, 2: 503, 3: 200}, []),
+        ("1717239600.123456", T0 + timedelta(hours=3, microseconds=123456),
+         {1: 200, 2: 503}, ["7", "8"]),
+    ]  # fmt: skip
+    assert captures[2].pages[3].path.name == "20240601-100000-p3.json"
+    assert captures[3].threads["7"][1].status == 404
+    assert captures[3].threads["8"][0] == T0 + timedelta(hours=3, minutes=30)
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
         (["notatime/page1.html"], "notatime: unreadable capture time"),
+        (["20241301080000/page1.html"], "20241301080000: unreadable capture time"),
+        (["20240631_080000.html"], "20240631_080000.html: unreadable capture time"),
+        (["20240601-080000-p2x.html"], "unreadable capture time"),
+        (["1717228800.5/page_1.html"], "1717228800.5/page_1.html: not a listing page"),
+        # a fraction cannot be told from a status in the flat form: directories only
+        (["1717228800.123456.html"], "1717228800.123456.html: a fractional epoch names a dir"),
+        (["1717228800.5-p2.503.html"], "a fractional epoch names a directory only"),
+        (["20240601080000.html", "20240601T080000Z/page1.html"], "same time as"),
+        (["20240601_080000.html", "20240601-080000-p2.html"], "same time as"),
+        (["1717228800/page1.html", "1717228800.0/page1.html"], "same time as"),
         (["20240601T080000Z/page_2.html"], "20240601T080000Z/page_2.html: not a listing page"),
         (["20240601T080000Z.html", "1717228800.html"], "same time as"),
         (["20240601T070000Z/threads/1.html", "20240601T080000Z.html"], "before any listing"),
@@ -111,11 +168,15 @@ def write_forum(root: Path, captures: list[tuple[datetime, list[Thread], dict[st
             put(root, f"{name}/threads/{key}", html)
 
 
-def small_history(root: Path) -> None:
-    threads = [
+def small_threads() -> list[Thread]:
+    return [
         forum_thread(i, f"Dataset {name} customers 1.{i}M - {i} BTC", T0 - timedelta(hours=i))
         for i, name in enumerate(("alpha", "bravo", "charlie", "delta", "echo"), start=1)
     ]
+
+
+def small_history(root: Path) -> None:
+    threads = small_threads()
     hour = timedelta(hours=1)
     write_forum(
         root,
@@ -162,6 +223,47 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
     code, out, _ = run(*args)
     again = json.loads(out)
     assert (code, again["replayed"], again["skipped"], again["events"]) == (0, 0, 4, [])
+
+
+def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
+    """The history of test_replay_through_the_real_stages under Wayback/wget times
+    (bare, `_`, `-`), an ArchiveBox fractional-epoch directory and flat names with page
+    numbers and a status, plus a last capture whose page 2 was saved with a 503."""
+    root = tmp_path / "forum"
+    one, two, *rest = small_threads()
+    hour = timedelta(hours=1)
+    put(root, "20240601080000/page1.html", forum_page([one, two, *rest], [], 1, T0))
+    put(root, "20240601080000/page2.html", forum_page([one, two, *rest], [], 2, T0))
+    put(root, "20240601_090000.html", forum_page([two, *rest], [], 1, T0 + hour))
+    put(root, "1717236000.25/page1.html", forum_page([two, *rest], [], 1, T0 + 2 * hour))
+    put(root, "1717236000.25/threads/1.html", thread_page(None, T0))
+    put(root, "20240601-110000.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
+    put(root, "20240601-112000/threads/2.html", thread_page(two, T0))
+    put(root, "20240601-120000.html", forum_page([one, *rest, two], [], 1, T0 + 4 * hour))
+    put(root, "20240601-120000-p2.503.html", forum_page([one, *rest, two], [], 2, T0 + 4 * hour))
+    db = tmp_path / "leakmon.db"
+    args = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db), "--json"]
+    code, out, err = run(*args)
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    crawls = [(c["capture"], c["at"], c["outcome"]) for c in report["crawls"]]
+    assert crawls == [
+        ("20240601080000", T0.isoformat(), "complete"),
+        ("20240601_090000", (T0 + hour).isoformat(), "complete"),
+        ("1717236000.25", (T0 + 2 * hour).replace(microsecond=250000).isoformat(), "complete"),
+        ("20240601-110000", (T0 + 3 * hour).isoformat(), "complete"),
+        ("20240601-120000", (T0 + 4 * hour).isoformat(), "partial"),  # page 2: HTTP 503
+    ]
+    events = [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]]
+    assert events == [
+        ("1717236000.25", "deleted", "forum:1"),
+        ("20240601-110000", "restored", "forum:1"),
+    ]
+    assert report["events"][0]["at"] == crawls[2][1]  # the fraction is kept
+    with Store.open(db) as store:
+        row = store.listing("forum:2")  # verified present at 11:20, unseen in the partial crawl
+        assert row is not None and row["state"] == "aged_out"
+        assert row["last_seen"].startswith("2024-06-01T11:20:00")
 
 
 def test_count_mode_for_forum_histories_without_thread_pages(tmp_path: Path) -> None:
@@ -212,6 +314,14 @@ def test_a_broken_page_never_crashes_a_replay_nor_deletes(tmp_path: Path, page: 
             ["BADNAMES", "--engine", "mybb", "--url", FORUM_URL],
             "yesterday.html: unreadable capture time",
         ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "20241301080000.html: unreadable capture time",
+        ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "1717228800.5.html: a fractional epoch names a directory only",
+        ),
     ],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(
@@ -219,12 +329,15 @@ def test_usage_and_input_errors_exit_2_with_one_line(
 ) -> None:
     put(tmp_path / "dir", "20240601T080000Z.html")
     put(tmp_path / "bad", "yesterday.html")
+    put(tmp_path / "badtimes", "20240601080000/page1.html")  # readable; the others are not
+    put(tmp_path / "badtimes", "20241301080000.html")
+    put(tmp_path / "badtimes", "1717228800.5.html")
     config = tmp_path / "sources.toml"
     config.write_text(
         f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n'
     )
     names = {"DIR": tmp_path / "dir", "BADNAMES": tmp_path / "bad", "CONFIG": config,
-             "MISSING": tmp_path / "missing"}  # fmt: skip
+             "BADTIMES": tmp_path / "badtimes", "MISSING": tmp_path / "missing"}  # fmt: skip
     argv = [str(names.get(a, a)) for a in args] + ["--db", str(tmp_path / "x.db")]
     code, out, err = run(*argv)
     assert code == 2 and out == ""
