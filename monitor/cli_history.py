@@ -24,6 +24,7 @@ from monitor.clikit import (
     parse_since,
     store_only,
 )
+from monitor.models import PriceFloor
 from monitor.store import history
 
 STATES = click.Choice(["active", "missing", "aged_out", "deleted"])
@@ -60,12 +61,50 @@ def emit(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, text: Any, emp
 TABLE_ROWS = 100  # rows the listings table shows by default
 
 
+def price_floor(text: str, config_path: Path | None, db_path: Path | None) -> PriceFloor:
+    """`--min-price`: a bare number is US dollars; otherwise one price as leakmon reads
+    prices in titles ("$1,000", "5BTC", "0.5 XMR"), converted to USD with the config's
+    [rates] when they name its currency. The config is read for that only when the
+    command reads one anyway (no --db) or --config names it."""
+    from monitor.extract.prices import parse_price
+
+    bare = text.strip().replace(",", "").replace("_", "")
+    try:
+        amount = float(bare)
+    except ValueError:
+        price = parse_price(text)
+        if price is None or price.amount is None or price.currency is None:
+            raise click.BadParameter(
+                f"{text!r} is not an amount: give 1000, $1000 or 5BTC", param_hint="--min-price"
+            ) from None
+        if price.raw.strip().casefold() != text.strip().casefold():
+            raise click.BadParameter(
+                f"{text!r}: give one amount (read {price.raw!r} of it)", param_hint="--min-price"
+            ) from None
+        amount, currency = price.amount, price.currency
+    else:
+        if amount < 0 or amount != amount:  # negative or NaN
+            raise click.BadParameter(f"{text!r} is not an amount", param_hint="--min-price")
+        currency = "USD"
+    if currency == "USD":
+        return PriceFloor(amount, "USD", amount)
+    path = config_path or default_config_path()
+    reads_config = config_path is not None or (db_path is None and path.exists())
+    rate = load(path).rates.get(currency) if reads_config else None
+    return PriceFloor(amount, currency, None if rate is None else amount * rate)
+
+
 @click.command("listings")
 @click.option("--state", type=STATES, help="Only listings in this state.")
 @click.option("--source", "source_name", help="Only this source.")
 @click.option("--seller", help="Only this seller (any case).")
 @click.option("--min-records", type=click.IntRange(0), help="At least this many records.")
-@click.option("--min-price", type=click.FloatRange(0), help="USD estimate at least AMOUNT.")
+@click.option(
+    "--min-price",
+    metavar="AMOUNT",
+    help="Asking at least AMOUNT: 1000 or $1,000 (USD estimate), 5BTC or 0.5 XMR "
+    "(priced in that currency, or worth it at the config's [rates]).",
+)
 @click.option("--data-type", help="Offering this data type (emails, phones, national_ids, …).")
 @click.option("--search", help="Full-text search in title, seller and first post.")
 @click.option("--since", help="First seen within: 2h, 7d, or since an ISO date.")
@@ -85,7 +124,7 @@ def listings(
     source_name: str | None,
     seller: str | None,
     min_records: int | None,
-    min_price: float | None,
+    min_price: str | None,
     data_type: str | None,
     search: str | None,
     since: str | None,
@@ -99,6 +138,7 @@ def listings(
     table_default = limit is None and not (show_all or as_json or as_csv)
     if table_default:
         limit = TABLE_ROWS
+    floor = None if min_price is None else price_floor(min_price, config_path, db_path)
     with store_only(config_path, db_path) as store:
         rows = store.read(
             "read listings",
@@ -107,7 +147,7 @@ def listings(
             source=source_name,
             seller=seller,
             min_records=min_records,
-            min_usd=min_price,
+            min_price=floor,
             data_type=data_type,
             search=search,
             since=parse_since(since),

@@ -221,6 +221,18 @@ class Price:
 
 
 @dataclass(frozen=True)
+class PriceFloor:
+    """A lower bound on the asking price (`leakmon listings --min-price`): `amount`
+    in `currency`; `usd`, the bound in US dollars when it is known (always for USD,
+    else from the configured [rates]), also admits listings priced in other
+    currencies through their USD estimate."""
+
+    amount: float
+    currency: str
+    usd: float | None = None
+
+
+@dataclass(frozen=True)
 class Records:
     count: int
     raw: str

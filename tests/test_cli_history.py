@@ -77,6 +77,35 @@ def test_listings_filters_and_formats(db: str) -> None:
     assert code == 2 and "at most one" in err
 
 
+def test_min_price_in_dollars_or_in_the_listings_own_currency(db: str, tmp_path: Path) -> None:
+    def ids(*args: str) -> list[str]:
+        code, out, err = run(listings, "--json", *args)
+        assert code == 0, err
+        return [r["id"] for r in json.loads(out)]
+
+    assert ids("--db", db, "--min-price", "500") == ["shop:9", "shop:7"]  # USD estimates
+    assert ids("--db", db, "--min-price", "$1,000") == ["shop:9"]
+    assert ids("--db", db, "--min-price", "8 BTC") == ["forum:42"]  # priced in BTC
+    assert ids("--db", db, "--min-price", "5btc") == ["forum:42"]
+    assert ids("--db", db, "--min-price", "9BTC") == []
+    assert ids("--db", db, "--min-price", "0.1 XMR") == []
+    # With the config's [rates], 5 BTC is also worth $150,000: the $200,000 listing reaches it.
+    config = tmp_path / "rates.toml"
+    config.write_text(
+        '[tor]\nsocks = "socks5h://127.0.0.1:9050"\n[rates]\nBTC = 30000\n'
+        f'[[source]]\nname = "forum"\nengine = "mybb"\nurl = "http://{"a" * 56}.onion/f"\n'
+        'every = "1h"\n',
+        encoding="utf-8",
+    )
+    assert ids("--db", db, "--config", str(config), "--min-price", "5btc") == [
+        "shop:9",
+        "forum:42",
+    ]
+    for bad, says in [("abc", "not an amount"), ("5 BTC or 2k", "one amount"), ("-3", "not an")]:
+        code, _, err = run(listings, "--db", db, "--min-price", bad)
+        assert code == 2 and says in err
+
+
 def test_csv_is_parseable_and_defused(db: str) -> None:
     code, out, _ = run(listings, "--db", db, "--csv", "--source", "shop")
     assert code == 0

@@ -28,6 +28,7 @@ from monitor.models import (
     ListingState,
     PageSnapshot,
     Price,
+    PriceFloor,
     Records,
     Source,
     StoredListing,
@@ -773,7 +774,10 @@ def test_views_and_history_queries(store: Store) -> None:
 
     assert ids(seller="CHINADAN") == ["forum:2", "forum:42"]
     assert ids(min_records=6) == ["shop:3", "forum:42"]
-    assert ids(min_usd=100_000) == ["forum:42"]
+    assert ids(min_price=PriceFloor(100_000, "USD", 100_000)) == ["forum:42"]
+    assert ids(min_price=PriceFloor(10, "btc")) == ["forum:42"]  # its own currency, any case
+    assert ids(min_price=PriceFloor(11, "BTC")) == []
+    assert ids(min_price=PriceFloor(11, "BTC", usd=150_000)) == ["forum:42"]  # worth it
     assert ids(data_type="phones") == ["forum:42"]
     assert ids(since=at(1.5)) == ["shop:3"]
     assert ids(state="deleted", source="forum") == ["forum:2"]

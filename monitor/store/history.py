@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from monitor.models import PriceFloor
 from monitor.store.convert import Row, event_dict, listing_dict, ts
 from monitor.store.queries import fts_query
 
@@ -25,6 +26,18 @@ def _where(clauses: list[str]) -> str:
 SPARSE_SPAN = 50_000
 
 
+def _price_clause(floor: PriceFloor, params: dict[str, Any]) -> str:
+    """The WHERE clause of `floor` (its parameters go into `params`)."""
+    params.update(min_amount=floor.amount, min_currency=floor.currency, min_usd=floor.usd)
+    own = (
+        "(listings.price_currency = :min_currency COLLATE NOCASE"
+        " AND listings.price_amount >= :min_amount)"
+    )
+    if floor.usd is None:
+        return own
+    return f"({own} OR listings.price_usd >= :min_usd)"
+
+
 def listings(
     db: Database,
     *,
@@ -32,14 +45,15 @@ def listings(
     source: str | None = None,
     seller: str | None = None,
     min_records: int | None = None,
-    min_usd: float | None = None,
+    min_price: PriceFloor | None = None,
     data_type: str | None = None,
     search: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
 ) -> list[Row]:
     """Listings matching every given filter, newest first (`first_seen`, then id), at
-    most `limit`. `seller` ignores case; `min_usd` compares the USD estimate; `since`
+    most `limit`. `seller` ignores case; `min_price` admits a listing priced in its
+    currency at or above its amount, or whose USD estimate reaches its `usd`; `since`
     is on `first_seen`; `search` is full-text over title, seller and first post."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
@@ -54,9 +68,8 @@ def listings(
     if min_records is not None:
         clauses.append("listings.records >= :min_records")
         params["min_records"] = min_records
-    if min_usd is not None:
-        clauses.append("listings.price_usd >= :min_usd")
-        params["min_usd"] = min_usd
+    if min_price is not None:
+        clauses.append(_price_clause(min_price, params))
     if data_type is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM json_each(listings.data_types) WHERE value = :data_type)"
