@@ -138,8 +138,10 @@ def stats_text(stats: Mapping[str, Any]) -> str:
     lines = []
     for key, value in stats.items():
         if isinstance(value, Mapping):
-            parts = ", ".join(f"{clean(k, 40)} {v}" for k, v in sorted(value.items()))
+            parts = ", ".join(f"{clean(k, 40)} {v:,}" for k, v in sorted(value.items()))
             value = parts or "-"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"  # 2,015,318,000 records offered
         lines.append(f"{key.replace('_', ' '):>24}: {value if value is not None else '-'}")
     return "\n".join(lines)
 

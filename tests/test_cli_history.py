@@ -162,6 +162,7 @@ def test_stats(db: str) -> None:
     assert numbers["verifications_by_verdict"] == {"gone": 1}
     code, out, _ = run(stats, "--db", db)
     assert code == 0 and "listings by state" in out
+    assert f"records offered: {numbers['records_offered']:,}" in out  # thousands separated
 
 
 def test_prune(db: str) -> None:
