@@ -1,14 +1,27 @@
-"""The backlog of re-checks of deleted listings (`absence.restore_backlog`) as
-values: window edges, due vs overdue, sources that never re-check."""
+"""The backlog of re-checks of deleted listings (`absence.restore_backlog`): the
+count as values (window edges, due vs overdue, sources that never re-check) and the
+store read behind it on a real SQLite file."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from monitor.absence import restore_backlog, restores_checked, revisit_grace
-from monitor.models import ListingState, Source, StoredListing
-from tests.test_restores import SRC, T0, deleted
+from monitor.models import (
+    Crawl,
+    CrawlDiff,
+    CrawlOutcome,
+    ListingState,
+    Source,
+    StoredListing,
+    Verdict,
+    Verification,
+)
+from monitor.store import Store
+from monitor.store.convert import SELECT_LISTINGS
+from tests.test_restores import SRC, T0, deleted, listing
 
 H, D = timedelta(hours=1), timedelta(days=1)
 AGED_OUT, ACTIVE = ListingState.AGED_OUT, ListingState.ACTIVE
@@ -85,3 +98,54 @@ def test_other_states_and_sources_that_never_recheck_count_nothing() -> None:
         assert not restores_checked(source)
         assert backlog(gone, source=source) == (0, 0, 0, 0.0), source
     assert restores_checked(SRC) and restores_checked(replace(SRC, absence="verify"))
+
+
+# -------------------------------------------------------------------- store
+
+
+def check(listing_id: str, at: datetime, verdict: Verdict = Verdict.GONE) -> Verification:
+    return Verification(listing_id, f"http://forum.onion/t/{listing_id}", at, verdict, "r")
+
+
+def seed(store: Store, listings: list[StoredListing], checks: list[Verification]) -> None:
+    c = Crawl("seed", "forum", T0, T0, CrawlOutcome.PARTIAL, 1, 1, ())
+    store.apply(CrawlDiff(c, tuple(listings), (), {}, ()), ())
+    store.apply(CrawlDiff(replace(c, id="checks"), (), (), {}, ()), (), verifications=checks)
+
+
+def test_deleted_listings_inside_the_window_and_their_last_checks(tmp_path: Path) -> None:
+    shop = Source(name="shop", url="http://shop.onion/", engine="shop", every=3600)
+    with Store.open(tmp_path / "leakmon.db") as store:
+        store.sync_sources([SRC, shop])
+        since = T0 - 14 * D
+        inside = deleted("in", 3 * D)
+        edge = deleted("edge", 14 * D)  # deleted at `since` exactly: included
+        before = deleted("before", 14 * D + timedelta(microseconds=1))
+        other = replace(deleted("s", D), listing=replace(listing("s"), source="shop"))
+        aged = replace(deleted("aged", D), state=AGED_OUT, deleted_at=None)
+        checks = [
+            check(inside.id, T0 - 3 * D),
+            check(inside.id, T0 - 2 * D - 18 * H, Verdict.UNKNOWN),  # the latest, any verdict
+            check(inside.id, T0 - 2 * D - 20 * H),
+            check(before.id, T0 - 5 * D),
+        ]
+        seed(store, [inside, edge, before, other, aged], checks)
+        got = store.deleted_listings("forum", since)
+        assert sorted(s.id for s in got) == [edge.id, inside.id]
+        assert {s.id: s for s in got}[inside.id] == inside  # the whole listing, as stored
+        assert store.deleted_listings("shop", since) == [other]
+        assert store.deleted_listings("nowhere", since) == []
+        last = store.last_checks(s.id for s in got)
+        assert last == {inside.id: T0 - 2 * D - 18 * H}  # edge was never re-checked
+        plan = store.db.execute(
+            f"EXPLAIN QUERY PLAN {SELECT_LISTINGS} "
+            "WHERE source = ? AND state = 'deleted' AND deleted_at >= ?",
+            ["forum", "x"],
+        ).fetchall()
+        assert "USING INDEX listings_source_state" in " ".join(str(r[-1]) for r in plan)
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT listing_id, MAX(at) FROM verifications "
+            "WHERE listing_id IN (SELECT value FROM json_each(?)) GROUP BY listing_id",
+            ["[]"],
+        ).fetchall()
+        assert "INDEX verifications_listing" in " ".join(str(r[-1]) for r in plan)
