@@ -101,8 +101,34 @@ def _next_run(last_crawl: str | None, every: float) -> datetime | None:
     return datetime.fromisoformat(last_crawl) + timedelta(seconds=every)
 
 
+# Per-source gauges of the metrics file and their HELP text ("": none).
+SOURCE_GAUGES = {
+    "leakmon_source_ok": "",
+    "leakmon_source_failure_streak": "",
+    "leakmon_source_revisits_overdue": "aged-out listings whose revisit is overdue",
+    "leakmon_source_restore_checks_overdue": (
+        "deleted listings whose re-check for a restore is overdue"
+    ),
+}
+
+
+def _source_values(source: SourceHealth) -> dict[str, int | None]:
+    """The per-source gauges of `source` (None: not measured for it)."""
+    return {
+        "leakmon_source_ok": int(source.state == "ok"),
+        "leakmon_source_failure_streak": source.failure_streak,
+        "leakmon_source_revisits_overdue": (
+            None if source.revisits is None else source.revisits.overdue
+        ),
+        "leakmon_source_restore_checks_overdue": (
+            None if source.restores is None else source.restores.overdue
+        ),
+    }
+
+
 def prometheus(health: Health) -> str:
-    """The node_exporter textfile-collector format of `health`."""
+    """The node_exporter textfile-collector format of `health`: each metric one
+    group, its HELP and TYPE lines first."""
     lines = [
         "# HELP leakmon_health 0 healthy, 1 degraded, 2 down",
         "# TYPE leakmon_health gauge",
@@ -113,22 +139,15 @@ def prometheus(health: Health) -> str:
         f"leakmon_alerts_failed {health.failed_alerts}",
         "# TYPE leakmon_db_bytes gauge",
         f"leakmon_db_bytes {health.db_bytes}",
-        "# TYPE leakmon_source_ok gauge",
-        "# TYPE leakmon_source_failure_streak gauge",
-        "# HELP leakmon_source_revisits_overdue aged-out listings whose revisit is overdue",
-        "# TYPE leakmon_source_revisits_overdue gauge",
-        "# HELP leakmon_source_restore_checks_overdue deleted listings whose re-check for a "
-        "restore is overdue",
-        "# TYPE leakmon_source_restore_checks_overdue gauge",
     ]
-    for source in health.sources:
-        label = source.name.replace("\\", "").replace('"', "")
-        lines.append(f'leakmon_source_ok{{source="{label}"}} {int(source.state == "ok")}')
-        lines.append(f'leakmon_source_failure_streak{{source="{label}"}} {source.failure_streak}')
-        if source.revisits is not None:
-            overdue = source.revisits.overdue
-            lines.append(f'leakmon_source_revisits_overdue{{source="{label}"}} {overdue}')
-        if source.restores is not None:
-            overdue = source.restores.overdue
-            lines.append(f'leakmon_source_restore_checks_overdue{{source="{label}"}} {overdue}')
+    values = [
+        (s.name.replace("\\", "").replace('"', ""), _source_values(s)) for s in health.sources
+    ]
+    for name, help_text in SOURCE_GAUGES.items():
+        if help_text:
+            lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} gauge")
+        for label, by_name in values:
+            if by_name[name] is not None:
+                lines.append(f'{name}{{source="{label}"}} {by_name[name]}')
     return "\n".join(lines) + "\n"
