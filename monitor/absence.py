@@ -9,7 +9,8 @@ listings are checked again on a schedule that slows with their age
 (`plan_verifications`); `revisit_backlog` says how far behind that schedule is.
 Deleted listings are re-checked on their own page for `restore_window` after the
 deletion, ever more rarely (`restore_at`), last in the queue: a thread a moderator
-restores comes back at its old position, often beyond the crawled pages.
+restores comes back at its old position, often beyond the crawled pages;
+`restore_backlog` says how far behind those re-checks are.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from monitor.models import (
     CrawlOutcome,
     Listing,
     ListingState,
+    RestoreBacklog,
     RevisitBacklog,
     Source,
     StoredListing,
@@ -154,16 +156,25 @@ def restore_window(source: Source) -> timedelta:
     return timedelta(seconds=source.restore_window)
 
 
+def restores_checked(source: Source) -> bool:
+    """Whether `source` re-checks its deleted listings at all: a `verify` source with a
+    `restore_window`, never a `json` one: without a thread reader no page can prove a
+    restore (`verify_page(deleted=True)` needs a thread post), so re-checks would only
+    spend the budget."""
+    return (
+        absence_mode(source) == "verify"
+        and source.engine != "json"
+        and restore_window(source) > timedelta(0)
+    )
+
+
 def restore_watched(stored: StoredListing, source: Source, now: datetime) -> bool:
-    """A DELETED listing of a `verify` source still inside its `restore_window` at `now`.
-    Never for a `json` source: without a thread reader no page can prove a restore
-    (`verify_page(deleted=True)` needs a thread post), so re-checks would only spend
-    the budget."""
+    """A DELETED listing of a source that `restores_checked`, still inside its
+    `restore_window` at `now`."""
     return (
         stored.state is ListingState.DELETED
         and stored.deleted_at is not None
-        and absence_mode(source) == "verify"
-        and source.engine != "json"
+        and restores_checked(source)
         and stored.deleted_at <= now <= stored.deleted_at + restore_window(source)
     )
 
@@ -219,6 +230,31 @@ def revisit_backlog(
     grace = revisit_grace(source)
     return RevisitBacklog(
         aged_out=len(aged),
+        due=len(late),
+        overdue=sum(1 for d in late if d > grace),
+        worst_late=max(late, default=timedelta(0)).total_seconds(),
+    )
+
+
+def restore_backlog(
+    listings: Iterable[StoredListing],
+    source: Source,
+    now: datetime,
+    last_checks: Mapping[str, datetime],
+) -> RestoreBacklog:
+    """How far the re-checks of the deleted ones among `listings` inside their window at
+    `now` (`restore_watched`) are behind; `last_checks`: the time of each one's latest
+    own-page check, by id. A re-check that would fall after the window closes is not
+    due (`restore_due`), and a listing whose window has closed is not counted."""
+    watched = [s for s in listings if restore_watched(s, source, now)]
+    late = [
+        now - restore_at(s, source, last_checks.get(s.id))
+        for s in watched
+        if restore_due(s, source, now, last_checks.get(s.id))
+    ]
+    grace = revisit_grace(source)
+    return RestoreBacklog(
+        watched=len(watched),
         due=len(late),
         overdue=sum(1 for d in late if d > grace),
         worst_late=max(late, default=timedelta(0)).total_seconds(),

@@ -19,7 +19,7 @@ from monitor.clikit import (
     open_store,
     select_sources,
 )
-from monitor.models import RevisitBacklog
+from monitor.models import RestoreBacklog, RevisitBacklog
 from monitor.report_history import duration
 
 # ------------------------------------------------------------------ commands
@@ -140,11 +140,13 @@ def run(
     sys.exit(asyncio.run(daemon.run()))
 
 
-def revisits_text(backlog: RevisitBacklog | None) -> str:
-    """`status`'s cell: "-" (not a verify source), "0 of 12", "3 of 12, 1d 2h late"."""
+def backlog_text(backlog: RevisitBacklog | RestoreBacklog | None) -> str:
+    """`status`'s cell: "-" (the source makes no such checks), "0 of 12" (overdue of
+    aged-out, or of deleted ones inside their restore window), "3 of 12, 1d 2h late"."""
     if backlog is None:
         return "-"
-    text = f"{backlog.overdue} of {backlog.aged_out}"
+    of = backlog.aged_out if isinstance(backlog, RevisitBacklog) else backlog.watched
+    text = f"{backlog.overdue} of {of}"
     if backlog.overdue:
         text += f", {duration(backlog.worst_late)} late"
     return text
@@ -158,7 +160,9 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
     """Health per source and of the outbox. Exit 0 healthy, 1 degraded, 2 down.
 
     "overdue revisits": aged-out listings whose check is late by more than two crawl
-    intervals, of all aged-out ones, and how late the oldest is."""
+    intervals, of all aged-out ones, and how late the oldest is. "overdue restore
+    checks": the same for deleted listings' re-checks, of those inside their
+    restore_window."""
     from monitor.daemon import health_of
 
     config = load(config_path)
@@ -179,6 +183,7 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
                         "failure_streak": s.failure_streak,
                         "next_run": s.next_run.isoformat() if s.next_run else None,
                         "revisits": None if s.revisits is None else asdict(s.revisits),
+                        "restore_checks": None if s.restores is None else asdict(s.restores),
                     }
                     for s in health.sources
                 ],
@@ -192,11 +197,20 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
                 report.clean(s.last_ok or "-")[:19],
                 str(s.failure_streak),
                 s.next_run.isoformat()[:19] if s.next_run else "-",
-                revisits_text(s.revisits),
+                backlog_text(s.revisits),
+                backlog_text(s.restores),
             ]
             for s in health.sources
         ]
-        headers = ["source", "state", "last ok", "failures", "next run", "overdue revisits"]
+        headers = [
+            "source",
+            "state",
+            "last ok",
+            "failures",
+            "next run",
+            "overdue revisits",
+            "overdue restore checks",
+        ]
         click.echo(report.table(rows, headers))
         click.echo(
             f"outbox: {health.pending_alerts} pending, {health.failed_alerts} failed; "

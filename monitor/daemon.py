@@ -35,7 +35,7 @@ from monitor.extract import ENGINES
 from monitor.health import Health, assess, prometheus
 from monitor.models import AlertStatus, Config, Source
 from monitor.notify import AppriseSender, Sender
-from monitor.pipeline import CrawlReport, revisit_backlogs
+from monitor.pipeline import CrawlReport, restore_backlogs, revisit_backlogs
 from monitor.runtime import TorRuntime, build_engines, crawl_cycle, deliver
 from monitor.store import Store
 
@@ -61,12 +61,15 @@ def in_active_hours(window: tuple[int, int] | None, now: datetime) -> bool:
 
 
 def health_of(config: Config, store: Store, now: datetime | None = None) -> Health:
-    """The installation's health from the database (revisit backlogs at `now`)."""
+    """The installation's health from the database (revisit and re-check backlogs at
+    `now`)."""
     counts = {str(s): len(store.alerts(s)) for s in (AlertStatus.PENDING, AlertStatus.FAILED)}
     files = [Path(f"{store.path}{suffix}") for suffix in ("", "-wal", "-shm")]
     size = sum(f.stat().st_size for f in files if f.exists())
-    backlogs = revisit_backlogs(store, config.sources, now or datetime.now(UTC))
-    return assess(config.sources, store.sources(), counts, size, backlogs)
+    at = now or datetime.now(UTC)
+    backlogs = revisit_backlogs(store, config.sources, at)
+    restores = restore_backlogs(store, config.sources, at)
+    return assess(config.sources, store.sources(), counts, size, backlogs, restores)
 
 
 @dataclass

@@ -310,6 +310,17 @@ class RevisitBacklog:
 
 
 @dataclass(frozen=True)
+class RestoreBacklog:
+    """Deleted listings of one source inside their restore window and how far their
+    own-page re-checks (`absence.restore_at`) are behind."""
+
+    watched: int = 0  # deleted listings inside their `restore_window`
+    due: int = 0  # re-check due now
+    overdue: int = 0  # due for longer than the source's grace (`absence.revisit_grace`)
+    worst_late: float = 0.0  # seconds the most overdue re-check is past due (0: none due)
+
+
+@dataclass(frozen=True)
 class StoredListing:
     """A listing as the store knows it: last field values plus lifecycle state."""
 

@@ -15,7 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from monitor.absence import absence_mode, restore_watched, revisit_backlog
+from monitor.absence import (
+    absence_mode,
+    restore_backlog,
+    restore_watched,
+    restore_window,
+    restores_checked,
+    revisit_backlog,
+)
 from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
 from monitor.extract import Engine, extract_thread, parse_text
@@ -33,6 +40,7 @@ from monitor.models import (
     Page,
     PageOutcome,
     PageSnapshot,
+    RestoreBacklog,
     RevisitBacklog,
     Rule,
     Source,
@@ -47,6 +55,7 @@ from monitor.verify import verify_page
 log = logging.getLogger(__name__)
 NO_OPS = OpsSettings()  # no ops target: source-health events are stored, not sent
 NO_BACKLOG = RevisitBacklog()
+NO_RESTORES = RestoreBacklog()
 
 
 class PageFetcher(Protocol):
@@ -64,6 +73,7 @@ class CrawlReport:
     seconds: float
     verifications: tuple[Verification, ...] = ()
     backlog: RevisitBacklog = NO_BACKLOG  # aged-out revisits left waiting
+    restores: RestoreBacklog = NO_RESTORES  # re-checks of deleted listings left waiting
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -78,6 +88,8 @@ class CrawlReport:
             )
         if self.backlog.overdue:
             kinds += f" revisits_overdue={self.backlog.overdue}"
+        if self.restores.overdue:
+            kinds += f" restore_checks_overdue={self.restores.overdue}"
         err = f" error={self.crawl.error}" if self.crawl.error else ""
         return (
             f"{self.crawl.source}: {self.crawl.outcome}{base} pages={self.crawl.pages} "
@@ -296,8 +308,9 @@ async def crawl_source(
     `page_budget` bounds the listing pages fetched (default `source.page_budget`):
     listings that just vanished, first-sight evidence, then still-missing listings
     and aged-out revisits, last re-checks of deleted listings inside their
-    `restore_window` (`lifecycle.plan_verifications`). Revisits still waiting
-    past their grace are logged as a warning and reported in `CrawlReport.backlog`."""
+    `restore_window` (`lifecycle.plan_verifications`). Revisits and re-checks still
+    waiting past their grace are logged as warnings and reported in
+    `CrawlReport.backlog` and `CrawlReport.restores`."""
     budget = source.page_budget if page_budget is None else page_budget
     t0 = time.perf_counter()
     started = clock()
@@ -322,6 +335,7 @@ async def crawl_source(
         previous = store.recent_complete_counts(source.name)
         wanted = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
         watched = [s.id for s in known.values() if restore_watched(s, source, crawl.finished)]
+        last_checks = store.last_checks(watched) if watched else {}
         plan = plan_verifications(
             crawl,
             known,
@@ -329,12 +343,12 @@ async def crawl_source(
             previous_complete=previous,
             limit=budget,
             reserve=len(wanted),
-            last_checks=store.last_checks(watched) if watched else None,
+            last_checks=last_checks,
         )
         planned = {s.id for s in plan} | {li.id for li in listings}
-        backlog = revisit_backlog(
-            (s for s in known.values() if s.id not in planned), source, crawl.finished
-        )
+        waiting = [s for s in known.values() if s.id not in planned]
+        backlog = revisit_backlog(waiting, source, crawl.finished)
+        restores = restore_backlog(waiting, source, crawl.finished, last_checks)
         checks: tuple[Verification, ...] = ()
         kept: tuple[PageSnapshot, ...] = ()
         if plan:
@@ -381,7 +395,7 @@ async def crawl_source(
             alerts += alerts_for(diff.events, by_id, rules, targets, crawl.finished)
         store.apply(diff, alerts, verifications=checks, pages=kept)
         report = CrawlReport(
-            diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks, backlog
+            diff.crawl, diff, alerts, pages, time.perf_counter() - t0, checks, backlog, restores
         )
     except Exception as exc:  # a bug in a stage, not a page failure
         _record_internal_error(store, crawl, exc)
@@ -396,6 +410,15 @@ async def crawl_source(
             backlog.overdue,
             backlog.aged_out,
             backlog.worst_late / 3600,
+        )
+    if restores.overdue:
+        log.warning(
+            "%s: %d of %d re-checks of deleted listings overdue (the oldest by %.1f h): "
+            "raise page_budget or revisit_budget",
+            source.name,
+            restores.overdue,
+            restores.watched,
+            restores.worst_late / 3600,
         )
     return report
 
@@ -423,6 +446,22 @@ def revisit_backlogs(
         for source in sources
         if source.enabled and absence_mode(source) == "verify"
     }
+
+
+def restore_backlogs(
+    store: Store, sources: Sequence[Source], now: datetime
+) -> dict[str, RestoreBacklog]:
+    """The re-check backlog of deleted listings (`absence.restore_backlog`) of each
+    enabled source that `restores_checked` at `now`, by name: for `leakmon status`
+    and the metrics file."""
+    backlogs: dict[str, RestoreBacklog] = {}
+    for source in sources:
+        if not (source.enabled and restores_checked(source)):
+            continue
+        deleted = store.deleted_listings(source.name, since=now - restore_window(source))
+        checks = store.last_checks(s.id for s in deleted) if deleted else {}
+        backlogs[source.name] = restore_backlog(deleted, source, now, checks)
+    return backlogs
 
 
 async def crawl_many(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.health import DEGRADED, DOWN, HEALTHY, assess, prometheus
-from monitor.models import Source
+from monitor.models import RestoreBacklog, RevisitBacklog, Source
 from monitor.sdnotify import notify, watchdog_interval
 from tests.conftest import LiveWorld
 
@@ -194,6 +194,22 @@ def test_health_levels_and_metrics() -> None:
     assert "leakmon_health 2" in text
     assert 'leakmon_source_failure_streak{source="b"} 4' in text
     assert "leakmon_alerts_pending 3" in text
+
+
+def test_each_metric_is_one_group_with_its_type_first() -> None:
+    """The text format wants all lines of one metric together, HELP and TYPE first."""
+    a = Source(name="a", url="http://a.onion/", engine="css", every=60)
+    b = Source(name="b", url="http://b.onion/", engine="css", every=60)
+    rows = [{"name": n, "state": "ok", "last_crawl": "2026-01-01T00:00:00+00:00"} for n in "ab"]
+    backlogs = {"a": RevisitBacklog(3, 2, 1), "b": RevisitBacklog()}
+    text = prometheus(assess([a, b], rows, {}, 0, backlogs, {"a": RestoreBacklog(2, 1, 1)}))
+    lines = text.splitlines()
+    names = [li.split()[2] if li.startswith("# ") else li.split("{")[0].split()[0] for li in lines]
+    starts = [i for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
+    assert len(starts) == len(set(names)), names  # no metric comes back after another
+    assert all(lines[i].startswith("# ") for i in starts)  # its HELP or TYPE line first
+    assert 'leakmon_source_restore_checks_overdue{source="a"} 1' in lines
+    assert 'leakmon_source_restore_checks_overdue{source="b"}' not in text
 
 
 def test_active_hours_windows() -> None:

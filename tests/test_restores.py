@@ -313,6 +313,7 @@ class Restoring:
     tmp_path: Path
     site: Site = field(default_factory=lambda: Site(datecut=timedelta(days=30)))
     pages: dict[str, Page] = field(default_factory=dict)  # answers replacing the site's
+    page_budget: int | None = None  # None: the source's
 
     def __post_init__(self) -> None:
         self.db = self.tmp_path / "leakmon.db"
@@ -339,6 +340,7 @@ class Restoring:
                 (NotifyTarget(name="soc", url="console://"),),
                 clock=lambda: at,
                 read_thread=thread_reader(FORUM),
+                page_budget=self.page_budget,
             )
         )
 

@@ -39,6 +39,7 @@ from monitor.store.convert import (
     Row,
     parse_ts,
     stored_listing,
+    ts,
 )
 from monitor.store.outbox import OutboxStore
 from monitor.store.schema import migrate
@@ -155,6 +156,14 @@ class Store(OutboxStore):
             rows = self.db.conn.execute(
                 f"{SELECT_LISTINGS} WHERE source = ? AND state = 'aged_out'", [source]
             )
+            return [stored_listing(row) for row in rows]
+
+    def deleted_listings(self, source: str, since: datetime) -> list[StoredListing]:
+        """The DELETED listings of `source` deleted at or after `since` (for the restore
+        backlog: `since` is the start of the restore window at the time of asking)."""
+        sql = f"{SELECT_LISTINGS} WHERE source = ? AND state = 'deleted' AND deleted_at >= ?"
+        with self._errors("read listings"):
+            rows = self.db.conn.execute(sql, [source, ts(since)])
             return [stored_listing(row) for row in rows]
 
     def repost_candidates(
