@@ -29,13 +29,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
+from monitor.backlogs import restore_backlogs, revisit_backlogs
 from monitor.config import load_config
 from monitor.errors import ConfigError, LeakmonError
 from monitor.extract import ENGINES
 from monitor.health import Health, assess, prometheus
 from monitor.models import AlertStatus, Config, Source
 from monitor.notify import AppriseSender, Sender
-from monitor.pipeline import CrawlReport, restore_backlogs, revisit_backlogs
+from monitor.pipeline import CrawlReport
 from monitor.runtime import TorRuntime, build_engines, crawl_cycle, deliver
 from monitor.store import Store
 

@@ -19,8 +19,6 @@ from monitor.absence import (
     absence_mode,
     restore_backlog,
     restore_watched,
-    restore_window,
-    restores_checked,
     revisit_backlog,
 )
 from monitor.changes import field_changes, keep_evidence
@@ -434,34 +432,6 @@ def _record_internal_error(store: Store, crawl: Crawl, exc: Exception) -> None:
         store.apply(empty, ())
     except Exception as second:  # the first error is the one raised
         log.error("%s: could not record the failed crawl: %s", crawl.source, one_line(str(second)))
-
-
-def revisit_backlogs(
-    store: Store, sources: Sequence[Source], now: datetime
-) -> dict[str, RevisitBacklog]:
-    """The revisit backlog (`absence.revisit_backlog`) of each enabled `verify`
-    source at `now`, by name: for `leakmon status` and the metrics file."""
-    return {
-        source.name: revisit_backlog(store.aged_out_listings(source.name), source, now)
-        for source in sources
-        if source.enabled and absence_mode(source) == "verify"
-    }
-
-
-def restore_backlogs(
-    store: Store, sources: Sequence[Source], now: datetime
-) -> dict[str, RestoreBacklog]:
-    """The re-check backlog of deleted listings (`absence.restore_backlog`) of each
-    enabled source that `restores_checked` at `now`, by name: for `leakmon status`
-    and the metrics file."""
-    backlogs: dict[str, RestoreBacklog] = {}
-    for source in sources:
-        if not (source.enabled and restores_checked(source)):
-            continue
-        deleted = store.deleted_listings(source.name, since=now - restore_window(source))
-        checks = store.last_checks(s.id for s in deleted) if deleted else {}
-        backlogs[source.name] = restore_backlog(deleted, source, now, checks)
-    return backlogs
 
 
 async def crawl_many(

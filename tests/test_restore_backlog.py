@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.absence import restore_backlog, restores_checked, revisit_grace
+from monitor.backlogs import restore_backlogs
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.daemon import health_of
@@ -32,7 +33,7 @@ from monitor.models import (
     Verdict,
     Verification,
 )
-from monitor.pipeline import CrawlReport, restore_backlogs
+from monitor.pipeline import CrawlReport
 from monitor.store import Store
 from monitor.store.convert import SELECT_LISTINGS
 from tests.test_restores import SRC, T0, deleted, deleted_beyond_the_list, listing
