@@ -64,7 +64,7 @@ def in_active_hours(window: tuple[int, int] | None, now: datetime) -> bool:
 def health_of(config: Config, store: Store, now: datetime | None = None) -> Health:
     """The installation's health from the database (revisit and re-check backlogs at
     `now`)."""
-    counts = {str(s): len(store.alerts(s)) for s in (AlertStatus.PENDING, AlertStatus.FAILED)}
+    counts = {str(s): store.alert_count(s) for s in (AlertStatus.PENDING, AlertStatus.FAILED)}
     files = [Path(f"{store.path}{suffix}") for suffix in ("", "-wal", "-shm")]
     size = sum(f.stat().st_size for f in files if f.exists())
     at = now or datetime.now(UTC)

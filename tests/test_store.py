@@ -493,6 +493,8 @@ def test_outbox_lifecycle(store: Store) -> None:
     )
     assert [r["id"] for r in store.alerts(AlertStatus.PENDING)] == ["a3"]
     assert [r["id"] for r in store.alerts(AlertStatus.SENT)] == ["a2"]
+    counts = {status: store.alert_count(status) for status in AlertStatus}
+    assert counts == {AlertStatus.PENDING: 1, AlertStatus.SENT: 1, AlertStatus.FAILED: 1}
 
 
 def test_marking_an_unknown_alert_is_a_store_error(store: Store) -> None:

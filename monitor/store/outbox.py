@@ -27,6 +27,12 @@ class OutboxStore(StoreBase):
         with self._errors("read the outbox"):
             return [alert_from_row(row) for row in self._rows(sql, [ts(now), limit])]
 
+    def alert_count(self, status: AlertStatus) -> int:
+        """How many alerts have `status` (counted in the `alerts_due` index)."""
+        sql = "SELECT count(*) FROM alerts WHERE status = ?"
+        with self._errors("read the outbox"):
+            return int(self.db.conn.execute(sql, [str(status)]).fetchone()[0])
+
     def _update_alert(self, alert_id: str, sql: str, params: dict[str, Any]) -> None:
         with self._errors("update an alert"):
             cursor = self.db.execute(sql, {**params, "id": alert_id})
