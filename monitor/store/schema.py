@@ -25,7 +25,12 @@ from monitor.errors import StoreError
 
 MIGRATIONS = Migrations("leakmon")
 # Every migration registered below, in order (checked against MIGRATIONS by a test).
-MIGRATION_NAMES = ("0001_schema", "0002_evidence", "0003_drop_listings_last_seen")
+MIGRATION_NAMES = (
+    "0001_schema",
+    "0002_evidence",
+    "0003_drop_listings_last_seen",
+    "0004_deleted_index",
+)
 
 _SCHEMA = """
 CREATE TABLE sources (
@@ -283,6 +288,17 @@ def schema_0003(db: Database) -> None:
     within a handful of repost candidates), and every crawl rewrote it for each
     listing it saw (an index entry moved per listing per quiet crawl)."""
     db.execute("DROP INDEX listings_last_seen")
+
+
+@MIGRATIONS(name="0004_deleted_index")
+def schema_0004(db: Database) -> None:
+    """`listings_deleted`: a partial index of deleted listings by source and deletion
+    time, for the restore re-check backlog (`Store.deleted_listings`), which read every
+    deletion a source ever had after each crawl. New listings are active, so ingest
+    does not pay for it."""
+    db.execute(
+        "CREATE INDEX listings_deleted ON listings(source, deleted_at) WHERE state = 'deleted'"
+    )
 
 
 def migrate(db: Database) -> None:
