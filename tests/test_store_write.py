@@ -24,6 +24,7 @@ from monitor.models import (
     StoredListing,
 )
 from monitor.store import Store
+from monitor.store.convert import ts
 from monitor.store.schema import MIGRATIONS
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -122,6 +123,28 @@ def test_migration_3_drops_the_unread_last_seen_index_in_place(tmp_path: Path) -
         assert {"listings_source_state", "listings_first_seen", "listings_records"} <= names
         assert set(s.known_listings("forum")) == {"forum:1"}
         assert found(s, "police") == {"forum:1"}
+
+
+def test_migration_4_indexes_deletions_that_happened_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store.open(path) as s:
+        s.sync_sources([FORUM])
+        write(s, 1, stored("1", "Shanghai police"), stored("2", "Acme"))
+        s.db.execute(
+            "UPDATE listings SET state = 'deleted', deleted_at = ? WHERE id = 'forum:2'",
+            [ts(T0)],
+        )
+        s.db.execute("DROP INDEX listings_deleted")
+        s.db.execute("DELETE FROM _sqlite_migrations WHERE name = '0004_deleted_index'")
+        s.db.conn.commit()
+    with Store.open(path) as s:
+        (sql,) = s.db.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'listings_deleted'"
+        ).fetchone()
+        assert "WHERE state = 'deleted'" in sql
+        gone = s.deleted_listings("forum", since=T0 - timedelta(hours=1))
+        assert [g.id for g in gone] == ["forum:2"]
+        assert s.deleted_listings("forum", since=T0 + timedelta(hours=1)) == []
 
 
 def test_every_field_survives_a_write_and_a_read(store: Store) -> None:
