@@ -2,7 +2,8 @@
 
 Layout (times: ``YYYYMMDDTHHMMSSZ``; 14 digits as the Wayback Machine and crawlers
 write them, bare or with ``_`` or ``-`` between date and time: ``20240601080000``,
-``20240601_080000``, ``20240601-080000``; ISO 8601 -- ``-`` may stand for ``:``;
+``20240601_080000``, ``20240601-080000``; 12 digits, a minute, in the same forms:
+``202406010800``, ``20240601_0800``; ISO 8601 -- ``-`` may stand for ``:``;
 epoch seconds; or epoch milliseconds, 13 digits as JavaScript tools write them:
 ``1717228800123``; without a zone they are UTC)::
 
@@ -42,7 +43,7 @@ from typing import NamedTuple
 
 from monitor.errors import ConfigError
 
-_COMPACT = re.compile(r"^(\d{8})[T_-]?(\d{6})(Z?)$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T_-]?(\d{2})(\d{2})(\d{2})?Z?$")
 _EPOCH = re.compile(r"^(\d{9,11})(?:\.(\d+))?$")
 _EPOCH_MS = re.compile(r"^\d{13}$")
 _ISO_DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d{2})-(\d{2})(?:-(\d{2}))?(.*)$")
@@ -73,7 +74,7 @@ class Capture:
 def parse_time(text: str) -> datetime | None:
     """A capture time from a file or directory name, as aware UTC; None if unreadable.
     An epoch fraction is kept to the microsecond (further digits are dropped), epoch
-    milliseconds (13 digits) to the millisecond."""
+    milliseconds (13 digits) to the millisecond; a 12-digit compact time is a minute."""
     epoch = _EPOCH.match(text)
     if epoch:
         micro = int((epoch[2] or "0").ljust(6, "0")[:6])
@@ -83,11 +84,11 @@ def parse_time(text: str) -> datetime | None:
         return datetime.fromtimestamp(whole, UTC).replace(microsecond=millis * 1000)
     compact = _COMPACT.match(text)
     if compact:
+        year, month, day, hour, minute, second = (int(p) for p in compact.groups("0"))
         try:
-            at = datetime.strptime(compact[1] + compact[2], "%Y%m%d%H%M%S")
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         except ValueError:
             return None
-        return at.replace(tzinfo=UTC)
     dashed = _ISO_DASHED_TIME.match(text)
     if dashed:
         seconds = f":{dashed[4]}" if dashed[4] else ""
