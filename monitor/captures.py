@@ -2,8 +2,10 @@
 
 Layout (times: ``YYYYMMDDTHHMMSSZ``; 14 digits as the Wayback Machine and crawlers
 write them, bare or with ``_`` or ``-`` between date and time: ``20240601080000``,
-``20240601_080000``, ``20240601-080000``; ISO 8601 -- ``-`` may stand for ``:``; or
-epoch seconds; without a zone they are UTC)::
+``20240601_080000``, ``20240601-080000``; 12 digits, a minute, in the same forms:
+``202406010800``, ``20240601_0800``; ISO 8601 -- ``-`` may stand for ``:``;
+epoch seconds; or epoch milliseconds, 13 digits as JavaScript tools write them:
+``1717228800123``; without a zone they are UTC)::
 
     DIR/<time>/page1.html          one capture: listing pages in crawl order
     DIR/<time>/page2.html          (page1 is the source URL; pageN+1 is where
@@ -41,8 +43,9 @@ from typing import NamedTuple
 
 from monitor.errors import ConfigError
 
-_COMPACT = re.compile(r"^(\d{8})[T_-]?(\d{6})(Z?)$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T_-]?(\d{2})(\d{2})(\d{2})?Z?$")
 _EPOCH = re.compile(r"^(\d{9,11})(?:\.(\d+))?$")
+_EPOCH_MS = re.compile(r"^\d{13}$")
 _ISO_DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d{2})-(\d{2})(?:-(\d{2}))?(.*)$")
 _FLAT = re.compile(r"^(?P<time>.+?)(?:-p(?P<page>\d+))?(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
 _PAGE = re.compile(r"^page(?P<page>\d+)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
@@ -70,18 +73,22 @@ class Capture:
 
 def parse_time(text: str) -> datetime | None:
     """A capture time from a file or directory name, as aware UTC; None if unreadable.
-    An epoch fraction is kept to the microsecond (further digits are dropped)."""
+    An epoch fraction is kept to the microsecond (further digits are dropped), epoch
+    milliseconds (13 digits) to the millisecond; a 12-digit compact time is a minute."""
     epoch = _EPOCH.match(text)
     if epoch:
         micro = int((epoch[2] or "0").ljust(6, "0")[:6])
         return datetime.fromtimestamp(int(epoch[1]), UTC).replace(microsecond=micro)
+    if _EPOCH_MS.match(text):
+        whole, millis = divmod(int(text), 1000)
+        return datetime.fromtimestamp(whole, UTC).replace(microsecond=millis * 1000)
     compact = _COMPACT.match(text)
     if compact:
+        year, month, day, hour, minute, second = (int(p) for p in compact.groups("0"))
         try:
-            at = datetime.strptime(compact[1] + compact[2], "%Y%m%d%H%M%S")
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         except ValueError:
             return None
-        return at.replace(tzinfo=UTC)
     dashed = _ISO_DASHED_TIME.match(text)
     if dashed:
         seconds = f":{dashed[4]}" if dashed[4] else ""

@@ -51,9 +51,22 @@ def run(*args: str) -> tuple[int, str, str]:
         ("20241301080000", None),  # month 13
         ("20240631_080000", None),  # June 31
         ("20240601-250000", None),
-        ("2024060108000", None),  # 13 digits
+        ("20240601-08000", None),  # 13 digits with a separator
         ("20240601__080000", None),
         ("20240601 080000", None),
+        # 12 digits (Wayback Machine timestamps to the minute), in the same forms
+        ("202406010800", T0),
+        ("20240601_0800", T0),
+        ("20240601-0800", T0),
+        ("20240601T0800Z", T0),
+        ("202406010834", T0 + timedelta(minutes=34)),
+        ("202413010800", None),  # month 13
+        ("202406310800", None),  # June 31
+        ("202406012400", None),
+        ("202406010860", None),
+        ("20240601-080", None),
+        ("20240601_08:00", None),
+        ("20240601__0800", None),
         # epoch seconds with a fraction (ArchiveBox snapshot directories)
         ("1717228800.123456", T0.replace(microsecond=123456)),
         ("1717228800.25", T0.replace(microsecond=250000)),
@@ -62,6 +75,15 @@ def run(*args: str) -> tuple[int, str, str]:
         ("1717228800.", None),
         ("1717228800.12a", None),
         ("1717228800.1.2", None),
+        # 13 digits: epoch milliseconds (JavaScript's Date.now()), kept to the millisecond
+        ("1717228800123", T0.replace(microsecond=123000)),
+        ("1717228800000", T0),
+        ("1767225600123", datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)),
+        ("1000000000000", datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)),
+        # a 14-digit time short of a digit is read as milliseconds too (in 2034)
+        ("2024060108000", datetime(2034, 2, 20, 14, 55, 8, tzinfo=UTC)),
+        ("1717228800123.5", None),  # no fraction of milliseconds
+        ("17172288001234", None),  # 14 digits: a compact time (month 22)
     ],
 )
 def test_capture_times(text: str, expected: datetime | None) -> None:
@@ -124,6 +146,47 @@ def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) ->
     assert captures[3].threads["8"][0] == T0 + timedelta(hours=3, minutes=30)
 
 
+def test_scan_reads_twelve_digit_minutes_in_both_forms(tmp_path: Path) -> None:
+    put(tmp_path, "202406010800/page1.html")  # Wayback, to the minute
+    put(tmp_path, "202406010800/page2.503.html")
+    put(tmp_path, "20240601_0900.html")  # flat: page 1 ...
+    put(tmp_path, "20240601_0900-p2.htm")  # ... and page 2
+    put(tmp_path, "20240601-1000.404.html")  # flat with a status ...
+    put(tmp_path, "20240601-1000-p2.503.html")  # ... page 2 with a status
+    put(tmp_path, "20240601T1030Z/threads/9.html")  # thread pages saved later
+    captures = scan(tmp_path)
+    got = [
+        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
+        for c in captures
+    ]
+    assert got == [
+        ("202406010800", T0, {1: 200, 2: 503}, []),
+        ("20240601_0900", T0 + timedelta(hours=1), {1: 200, 2: 200}, []),
+        ("20240601-1000", T0 + timedelta(hours=2), {1: 404, 2: 503}, ["9"]),
+    ]
+    assert captures[2].threads["9"][0] == T0 + timedelta(hours=2, minutes=30)
+
+
+def test_scan_reads_epoch_milliseconds_in_both_forms(tmp_path: Path) -> None:
+    put(tmp_path, "1717228800123/page1.html")  # 08:00:00.123
+    put(tmp_path, "1717228800123/page2.503.html")
+    put(tmp_path, "1717228800123/threads/7.html")
+    put(tmp_path, "1717232400456.html")  # flat: 09:00:00.456 ...
+    put(tmp_path, "1717232400456-p2.404.html")  # ... its page 2, saved with a 404
+    put(tmp_path, "1717232400999/threads/8.html")  # thread pages saved later
+    captures = scan(tmp_path)
+    got = [
+        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
+        for c in captures
+    ]
+    assert got == [
+        ("1717228800123", T0.replace(microsecond=123000), {1: 200, 2: 503}, ["7"]),
+        ("1717232400456", T0 + timedelta(hours=1, microseconds=456000), {1: 200, 2: 404},
+         ["8"]),
+    ]  # fmt: skip
+    assert captures[1].threads["8"][0] == T0 + timedelta(hours=1, microseconds=999000)
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
@@ -138,6 +201,11 @@ def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) ->
         (["20240601080000.html", "20240601T080000Z/page1.html"], "same time as"),
         (["20240601_080000.html", "20240601-080000-p2.html"], "same time as"),
         (["1717228800/page1.html", "1717228800.0/page1.html"], "same time as"),
+        (["1717228800/page1.html", "1717228800000.html"], "same time as"),
+        (["202406010800.html", "20240601080000/page1.html"], "same time as"),
+        (["20240601-0800-p2.html", "20240601_0800/page1.html"], "same time as"),
+        (["202406010860.html"], "202406010860.html: unreadable capture time"),
+        (["1717228800123-p2x.html"], "1717228800123-p2x.html: unreadable capture time"),
         (["20240601T080000Z/page_2.html"], "20240601T080000Z/page_2.html: not a listing page"),
         (["20240601T080000Z.html", "1717228800.html"], "same time as"),
         (["20240601T070000Z/threads/1.html", "20240601T080000Z.html"], "before any listing"),
