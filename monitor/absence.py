@@ -226,14 +226,15 @@ def revisit_backlog(
     """How far the revisits of the AGED_OUT ones among `listings` are behind at `now`."""
     aged = [s for s in listings if s.state is ListingState.AGED_OUT]
     late = [now - revisit_at(s, source) for s in aged]
-    late = [d for d in late if d >= timedelta(0)]
+    return RevisitBacklog(len(aged), *_behind([d for d in late if d >= timedelta(0)], source))
+
+
+def _behind(late: Sequence[timedelta], source: Source) -> tuple[int, int, float]:
+    """(due, overdue, worst_late) of checks that are `late` by these amounts: overdue
+    past `revisit_grace`, worst in seconds (0: none due)."""
     grace = revisit_grace(source)
-    return RevisitBacklog(
-        aged_out=len(aged),
-        due=len(late),
-        overdue=sum(1 for d in late if d > grace),
-        worst_late=max(late, default=timedelta(0)).total_seconds(),
-    )
+    overdue = sum(1 for d in late if d > grace)
+    return len(late), overdue, max(late, default=timedelta(0)).total_seconds()
 
 
 def restore_backlog(
@@ -252,13 +253,7 @@ def restore_backlog(
         for s in watched
         if restore_due(s, source, now, last_checks.get(s.id))
     ]
-    grace = revisit_grace(source)
-    return RestoreBacklog(
-        watched=len(watched),
-        due=len(late),
-        overdue=sum(1 for d in late if d > grace),
-        worst_late=max(late, default=timedelta(0)).total_seconds(),
-    )
+    return RestoreBacklog(len(watched), *_behind(late, source))
 
 
 def seen_ids(crawl: Crawl) -> dict[str, Listing]:
