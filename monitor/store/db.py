@@ -150,21 +150,20 @@ class Store(OutboxStore):
             rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE source = ?", [source])
             return {row[0]: stored_listing(row) for row in rows}  # row[0]: id
 
+    def _select_listings(self, where: str, params: Sequence[Any]) -> list[StoredListing]:
+        with self._errors("read listings"):
+            rows = self.db.conn.execute(f"{SELECT_LISTINGS} WHERE {where}", params)
+            return [stored_listing(row) for row in rows]
+
     def aged_out_listings(self, source: str) -> list[StoredListing]:
         """The AGED_OUT listings of `source` (for the revisit backlog)."""
-        with self._errors("read listings"):
-            rows = self.db.conn.execute(
-                f"{SELECT_LISTINGS} WHERE source = ? AND state = 'aged_out'", [source]
-            )
-            return [stored_listing(row) for row in rows]
+        return self._select_listings("source = ? AND state = 'aged_out'", [source])
 
     def deleted_listings(self, source: str, since: datetime) -> list[StoredListing]:
         """The DELETED listings of `source` deleted at or after `since` (for the restore
         backlog: `since` is the start of the restore window at the time of asking)."""
-        sql = f"{SELECT_LISTINGS} WHERE source = ? AND state = 'deleted' AND deleted_at >= ?"
-        with self._errors("read listings"):
-            rows = self.db.conn.execute(sql, [source, ts(since)])
-            return [stored_listing(row) for row in rows]
+        where = "source = ? AND state = 'deleted' AND deleted_at >= ?"
+        return self._select_listings(where, [source, ts(since)])
 
     def repost_candidates(
         self,
