@@ -8,11 +8,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from monitor.captures import parse_time, scan
+from monitor.captures import Capture, parse_time, scan
 from monitor.cli_replay import HELD
 from monitor.demo.sites import THREADS_PER_PAGE, Thread, forum_page, thread_page
 from monitor.errors import ConfigError
@@ -117,6 +118,14 @@ def test_scan_reads_both_forms_statuses_and_attaches_thread_pages(tmp_path: Path
     )
 
 
+def outline(captures: list[Capture]) -> list[tuple[Any, ...]]:
+    """Each capture's name, time, page statuses by number and thread ids."""
+    return [
+        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
+        for c in captures
+    ]
+
+
 def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) -> None:
     put(tmp_path, "20240601080000/page1.html")  # Wayback / wget
     put(tmp_path, "20240601080000/page2.404.html")
@@ -130,10 +139,7 @@ def test_scan_reads_fourteen_digit_and_fractional_epoch_names(tmp_path: Path) ->
     put(tmp_path, "1717239600.123456/threads/7.404.html")
     put(tmp_path, "20240601-113000/threads/8.html")  # thread pages saved later
     captures = scan(tmp_path)
-    got = [
-        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
-        for c in captures
-    ]
+    got = outline(captures)
     assert got == [
         ("20240601080000", T0, {1: 200, 2: 404}, []),
         ("20240601_090000", T0 + timedelta(hours=1), {1: 200, 2: 200}, []),
@@ -155,10 +161,7 @@ def test_scan_reads_twelve_digit_minutes_in_both_forms(tmp_path: Path) -> None:
     put(tmp_path, "20240601-1000-p2.503.html")  # ... page 2 with a status
     put(tmp_path, "20240601T1030Z/threads/9.html")  # thread pages saved later
     captures = scan(tmp_path)
-    got = [
-        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
-        for c in captures
-    ]
+    got = outline(captures)
     assert got == [
         ("202406010800", T0, {1: 200, 2: 503}, []),
         ("20240601_0900", T0 + timedelta(hours=1), {1: 200, 2: 200}, []),
@@ -175,10 +178,7 @@ def test_scan_reads_epoch_milliseconds_in_both_forms(tmp_path: Path) -> None:
     put(tmp_path, "1717232400456-p2.404.html")  # ... its page 2, saved with a 404
     put(tmp_path, "1717232400999/threads/8.html")  # thread pages saved later
     captures = scan(tmp_path)
-    got = [
-        (c.name, c.at, {n: s.status for n, s in c.pages.items()}, sorted(c.threads))
-        for c in captures
-    ]
+    got = outline(captures)
     assert got == [
         ("1717228800123", T0.replace(microsecond=123000), {1: 200, 2: 503}, ["7"]),
         ("1717232400456", T0 + timedelta(hours=1, microseconds=456000), {1: 200, 2: 404},
