@@ -353,8 +353,9 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
 
 def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
     """The history of test_replay_through_the_real_stages under Wayback/wget times
-    (bare, `_`, `-`), an ArchiveBox fractional-epoch directory and flat names with page
-    numbers and a status, plus a last capture whose page 2 was saved with a 503."""
+    (bare, `_`, `-`, to the minute), an ArchiveBox fractional-epoch directory, epoch
+    milliseconds and flat names with page numbers and a status, plus a last capture
+    whose page 2 was saved with a 503."""
     root = tmp_path / "forum"
     one, two, *rest = small_threads()
     hour = timedelta(hours=1)
@@ -363,8 +364,8 @@ def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
     put(root, "20240601_090000.html", forum_page([two, *rest], [], 1, T0 + hour))
     put(root, "1717236000.25/page1.html", forum_page([two, *rest], [], 1, T0 + 2 * hour))
     put(root, "1717236000.25/threads/1.html", thread_page(None, T0))
-    put(root, "20240601-110000.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
-    put(root, "20240601-112000/threads/2.html", thread_page(two, T0))
+    put(root, "1717239600123.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
+    put(root, "20240601-1120/threads/2.html", thread_page(two, T0))
     put(root, "20240601-120000.html", forum_page([one, *rest, two], [], 1, T0 + 4 * hour))
     put(root, "20240601-120000-p2.503.html", forum_page([one, *rest, two], [], 2, T0 + 4 * hour))
     db = tmp_path / "leakmon.db"
@@ -377,13 +378,13 @@ def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
         ("20240601080000", T0.isoformat(), "complete"),
         ("20240601_090000", (T0 + hour).isoformat(), "complete"),
         ("1717236000.25", (T0 + 2 * hour).replace(microsecond=250000).isoformat(), "complete"),
-        ("20240601-110000", (T0 + 3 * hour).isoformat(), "complete"),
+        ("1717239600123", (T0 + 3 * hour).replace(microsecond=123000).isoformat(), "complete"),
         ("20240601-120000", (T0 + 4 * hour).isoformat(), "partial"),  # page 2: HTTP 503
     ]
     events = [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]]
     assert events == [
         ("1717236000.25", "deleted", "forum:1"),
-        ("20240601-110000", "restored", "forum:1"),
+        ("1717239600123", "restored", "forum:1"),
     ]
     assert report["events"][0]["at"] == crawls[2][1]  # the fraction is kept
     with Store.open(db) as store:
@@ -448,6 +449,10 @@ def test_a_broken_page_never_crashes_a_replay_nor_deletes(tmp_path: Path, page: 
             ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
             "1717228800.5.html: a fractional epoch names a directory only",
         ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "20240601080000/page2.123.html: .123 is not an HTTP status (200-599)",
+        ),
     ],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(
@@ -458,6 +463,7 @@ def test_usage_and_input_errors_exit_2_with_one_line(
     put(tmp_path / "badtimes", "20240601080000/page1.html")  # readable; the others are not
     put(tmp_path / "badtimes", "20241301080000.html")
     put(tmp_path / "badtimes", "1717228800.5.html")
+    put(tmp_path / "badtimes", "20240601080000/page2.123.html")
     config = tmp_path / "sources.toml"
     config.write_text(
         f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n'
