@@ -16,7 +16,7 @@ epoch seconds; or epoch milliseconds, 13 digits as JavaScript tools write them:
 
 Epoch seconds with a fraction (``1717228800.25``, as ArchiveBox names its snapshot
 directories; kept to the microsecond) name capture directories only. In the flat
-form a ``.NNN`` before the extension is always the HTTP status
+form a ``.NNN`` of 200-599 before the extension is always the HTTP status
 (``1717228800.250.html`` is page 1 of ``1717228800``, saved with status 250), so a
 fraction there could not be told from a status; a flat name whose time has one is
 an error.
@@ -25,9 +25,15 @@ A capture directory without pages holds thread pages only: they serve the latest
 listing capture at or before its time. ``<id>`` is the listing's external id,
 percent-encoded (``urllib.parse.quote(id, safe="")``; digits stay as they are).
 Any page or thread file may carry the HTTP status it was saved with before its
-extension (``page2.503.html``, ``threads/1042.404.html``). Extensions: html, htm,
-json. Hidden entries (``.name``) are ignored; anything else is an error, so that a
-misnamed file never silently becomes a missing page.
+extension (``page2.503.html``, ``threads/1042.404.html``): a final status, 200-599.
+Three digits outside that range are never a status: right after a zone-less ISO
+time to the second they are its milliseconds (``2024-06-01T08-00-00.123.html``,
+with a status ``2024-06-01T08-00-00.123.503.html``); anywhere else the name is an
+error. So milliseconds of 200-599 there read as a status (``...00.250.html`` is
+08:00:00, status 250): write the zone (``...00.250Z.html``) to keep them. An id
+that itself ends in ``.NNN`` is saved with its status (``v1.100.200.html``).
+Extensions: html, htm, json. Hidden entries (``.name``) are ignored; anything else
+is an error, so that a misnamed file never silently becomes a missing page.
 
 `scan` reads directory listings only (file contents are read when served); the
 name parsers are pure.
@@ -50,6 +56,8 @@ _ISO_DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])(\d{2})-(\d{2})(?:-(\d{2
 _FLAT = re.compile(r"^(?P<time>.+?)(?:-p(?P<page>\d+))?(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
 _PAGE = re.compile(r"^page(?P<page>\d+)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
 _THREAD = re.compile(r"^(?P<id>.+?)(?:\.(?P<status>\d{3}))?\.(?:html?|json)$")
+_ISO_TO_THE_SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}[:-]\d{2}[:-]\d{2}$")  # no zone
+_STATUSES = range(200, 600)  # the final HTTP statuses a name may carry
 _MAX_PROBLEMS = 10  # names reported in one error
 
 
@@ -102,8 +110,31 @@ def parse_time(text: str) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _status(text: str | None) -> int:
-    return int(text) if text else 200
+def _status(text: str | None) -> int | None:
+    """The HTTP status a name carries before its extension (200 when none); None when
+    its three digits are no final status (200-599)."""
+    code = int(text) if text else 200
+    return code if code in _STATUSES else None
+
+
+class _Flat(NamedTuple):
+    time: str
+    page: int
+    status: str | None
+
+
+def _flat(name: str) -> _Flat | None:
+    """A flat name's time, page number and status digits; None if it has no such form.
+    Three digits that are no status right after a zone-less ISO time to the second
+    (``2024-06-01T08-00-00.123.html``) are that time's milliseconds."""
+    match = _FLAT.match(name)
+    if match is None:
+        return None
+    time, status = match["time"], match["status"]
+    no_status = status is not None and _status(status) is None
+    if no_status and not match["page"] and _ISO_TO_THE_SECOND.match(time):
+        time, status = f"{time}.{status}", None
+    return _Flat(time, int(match["page"] or 1), status)
 
 
 class _Scan:
@@ -122,6 +153,14 @@ class _Scan:
             self.problems.append(f"{name}: same time as {other} ({at.isoformat()})")
             return False
         return True
+
+    def saved(self, path: Path, status: str | None, name: str, hint: str = "") -> SavedFile | None:
+        """`path` with the status its name carries; digits that are no status are a problem."""
+        code = _status(status)
+        if code is None:
+            self.problems.append(f"{name}: .{status} is not an HTTP status (200-599){hint}")
+            return None
+        return SavedFile(path, code)
 
     def page(self, at: datetime, number: int, saved: SavedFile, name: str) -> None:
         pages = self.pages.setdefault(at, {})
@@ -145,13 +184,19 @@ def _scan_directory(scan: _Scan, at: datetime, path: Path) -> None:
                 if not item.is_file() or match is None:
                     scan.problems.append(f"{where}/{item.name}: not a thread page (<id>.html)")
                     continue
-                threads[match["id"]] = SavedFile(item, _status(match["status"]))
+                code = match["status"]
+                hint = f"; an id ending in .{code} is saved as {match['id']}.{code}.200.html"
+                saved = scan.saved(item, code, f"{where}/{item.name}", hint)
+                if saved:
+                    threads[match["id"]] = saved
             continue
         match = _PAGE.match(entry.name)
         if not entry.is_file() or match is None:
             scan.problems.append(f"{where}: not a listing page (pageN.html) or threads/")
             continue
-        scan.page(at, int(match["page"]), SavedFile(entry, _status(match["status"])), where)
+        saved = scan.saved(entry, match["status"], where)
+        if saved:
+            scan.page(at, int(match["page"]), saved, where)
 
 
 def scan(directory: Path) -> list[Capture]:
@@ -173,15 +218,16 @@ def scan(directory: Path) -> list[Capture]:
             elif result.claim(at, entry.name):
                 _scan_directory(result, at, entry)
             continue
-        match = _FLAT.match(entry.name)
-        at = parse_time(match["time"]) if match else None
-        if match is None or at is None:
+        flat = _flat(entry.name)
+        at = parse_time(flat.time) if flat else None
+        if flat is None or at is None:
             result.problems.append(f"{entry.name}: unreadable capture time")
-        elif "." in match["time"] and _EPOCH.match(match["time"]):
+        elif "." in flat.time and _EPOCH.match(flat.time):
             result.problems.append(f"{entry.name}: a fractional epoch names a directory only")
-        elif result.claim(at, match["time"]):
-            number = int(match["page"] or 1)
-            result.page(at, number, SavedFile(entry, _status(match["status"])), entry.name)
+        else:
+            saved = result.saved(entry, flat.status, entry.name)
+            if saved and result.claim(at, flat.time):
+                result.page(at, flat.page, saved, entry.name)
     captures = [Capture(at, result.names[at], pages) for at, pages in sorted(result.pages.items())]
     if not captures and not result.problems:
         result.problems.append("no listing capture (<time>/page1.html or <time>.html)")

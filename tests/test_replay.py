@@ -39,6 +39,7 @@ def run(*args: str) -> tuple[int, str, str]:
         ("2024-06-01T10:00:00+02:00", T0),
         ("2024-06-01T08-00-00Z", T0),
         ("2024-06-01T08-00", T0),
+        ("2024-06-01T08-00-00.123", T0.replace(microsecond=123000)),
         ("2024-06-01", T0 - timedelta(hours=8)),
         (str(int(T0.timestamp())), T0),
         ("20241301T080000Z", None),
@@ -187,6 +188,61 @@ def test_scan_reads_epoch_milliseconds_in_both_forms(tmp_path: Path) -> None:
     assert captures[1].threads["8"][0] == T0 + timedelta(hours=1, microseconds=999000)
 
 
+def test_scan_reads_final_statuses_and_iso_milliseconds(tmp_path: Path) -> None:
+    """A status is 200-599; three other digits after a zone-less ISO time to the second
+    are its milliseconds, and the status may follow them."""
+    put(tmp_path, "20240601T080000Z/page1.200.html")
+    put(tmp_path, "20240601T080000Z/page2.599.html")
+    put(tmp_path, "20240601T080000Z/threads/v1.100.200.html")  # an id ending in .100
+    put(tmp_path, "20240601T080000Z/threads/v2.302.html")
+    put(tmp_path, "2024-06-01T09-00-00.123.html")  # 09:00:00.123, page 1 ...
+    put(tmp_path, "2024-06-01T09-00-00.123-p2.html")  # ... and its page 2
+    put(tmp_path, "2024-06-01T09-00-00.123-p3.503.html")
+    put(tmp_path, "2024-06-01T10-00-00.042.503.html")  # 10:00:00.042, status 503
+    put(tmp_path, "2024-06-01 11:00:00.999.html")
+    put(tmp_path, "2024-06-01T12-00-00.250.html")  # 200-599: the status, as it always was
+    put(tmp_path, "2024-06-01T13-00-00.250Z.html")  # with a zone: the milliseconds
+    captures = scan(tmp_path)
+    got = [(c.name, c.at, {n: s.status for n, s in c.pages.items()}) for c in captures]
+    ms = timedelta(milliseconds=1)
+    assert got == [
+        ("20240601T080000Z", T0, {1: 200, 2: 599}),
+        ("2024-06-01T09-00-00.123", T0 + timedelta(hours=1) + 123 * ms, {1: 200, 2: 200, 3: 503}),
+        ("2024-06-01T10-00-00.042", T0 + timedelta(hours=2) + 42 * ms, {1: 503}),
+        ("2024-06-01 11:00:00.999", T0 + timedelta(hours=3) + 999 * ms, {1: 200}),
+        ("2024-06-01T12-00-00", T0 + timedelta(hours=4), {1: 250}),
+        ("2024-06-01T13-00-00.250Z", T0 + timedelta(hours=5) + 250 * ms, {1: 200}),
+    ]
+    threads = {key: saved.status for key, (_, saved) in captures[0].threads.items()}
+    assert threads == {"v1.100": 200, "v2": 302}
+
+
+def test_scan_lists_every_name_with_digits_that_are_no_status(tmp_path: Path) -> None:
+    bad = [
+        "20240601T080000Z/page2.123.html",
+        "20240601T080000Z/page3.600.html",
+        "20240601T080000Z/threads/1042.199.html",
+        "20240601T090000Z.100.html",
+        "20240601-100000-p2.000.html",
+        "1717243200.123.html",  # epoch: no fraction in a flat name, and no status
+        "2024-06-01T13-00-00-p2.123.html",  # after a page number: a status position
+        "2024-06-01T14-00-00Z.123.html",  # after a zone
+        "2024-06-01T15-00.123.html",  # not to the second
+        "2024-06-01T16-00-00.123.123.html",  # the milliseconds are there already
+    ]
+    put(tmp_path, "20240601T080000Z/page1.html")
+    for name in bad:
+        put(tmp_path, name)
+    with pytest.raises(ConfigError) as caught:
+        scan(tmp_path)
+    message = str(caught.value)
+    for name in bad:
+        digits = name.rsplit(".", 2)[1]
+        assert f"{name}: .{digits} is not an HTTP status (200-599)" in message, name
+    assert "an id ending in .199 is saved as 1042.199.200.html" in message
+    assert "(and" not in message and "same time as" not in message
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
@@ -202,6 +258,8 @@ def test_scan_reads_epoch_milliseconds_in_both_forms(tmp_path: Path) -> None:
         (["20240601_080000.html", "20240601-080000-p2.html"], "same time as"),
         (["1717228800/page1.html", "1717228800.0/page1.html"], "same time as"),
         (["1717228800/page1.html", "1717228800000.html"], "same time as"),
+        (["2024-06-01T08-00-00.05/page1.html", "2024-06-01T08-00-00.050.html"], "same time as"),
+        (["notatime.123.html"], "notatime.123.html: unreadable capture time"),
         (["202406010800.html", "20240601080000/page1.html"], "same time as"),
         (["20240601-0800-p2.html", "20240601_0800/page1.html"], "same time as"),
         (["202406010860.html"], "202406010860.html: unreadable capture time"),
@@ -295,8 +353,9 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
 
 def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
     """The history of test_replay_through_the_real_stages under Wayback/wget times
-    (bare, `_`, `-`), an ArchiveBox fractional-epoch directory and flat names with page
-    numbers and a status, plus a last capture whose page 2 was saved with a 503."""
+    (bare, `_`, `-`, to the minute), an ArchiveBox fractional-epoch directory, epoch
+    milliseconds and flat names with page numbers and a status, plus a last capture
+    whose page 2 was saved with a 503."""
     root = tmp_path / "forum"
     one, two, *rest = small_threads()
     hour = timedelta(hours=1)
@@ -305,8 +364,8 @@ def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
     put(root, "20240601_090000.html", forum_page([two, *rest], [], 1, T0 + hour))
     put(root, "1717236000.25/page1.html", forum_page([two, *rest], [], 1, T0 + 2 * hour))
     put(root, "1717236000.25/threads/1.html", thread_page(None, T0))
-    put(root, "20240601-110000.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
-    put(root, "20240601-112000/threads/2.html", thread_page(two, T0))
+    put(root, "1717239600123.html", forum_page([one, *rest], [], 1, T0 + 3 * hour))
+    put(root, "20240601-1120/threads/2.html", thread_page(two, T0))
     put(root, "20240601-120000.html", forum_page([one, *rest, two], [], 1, T0 + 4 * hour))
     put(root, "20240601-120000-p2.503.html", forum_page([one, *rest, two], [], 2, T0 + 4 * hour))
     db = tmp_path / "leakmon.db"
@@ -319,13 +378,13 @@ def test_replay_of_captures_named_by_other_tools(tmp_path: Path) -> None:
         ("20240601080000", T0.isoformat(), "complete"),
         ("20240601_090000", (T0 + hour).isoformat(), "complete"),
         ("1717236000.25", (T0 + 2 * hour).replace(microsecond=250000).isoformat(), "complete"),
-        ("20240601-110000", (T0 + 3 * hour).isoformat(), "complete"),
+        ("1717239600123", (T0 + 3 * hour).replace(microsecond=123000).isoformat(), "complete"),
         ("20240601-120000", (T0 + 4 * hour).isoformat(), "partial"),  # page 2: HTTP 503
     ]
     events = [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]]
     assert events == [
         ("1717236000.25", "deleted", "forum:1"),
-        ("20240601-110000", "restored", "forum:1"),
+        ("1717239600123", "restored", "forum:1"),
     ]
     assert report["events"][0]["at"] == crawls[2][1]  # the fraction is kept
     with Store.open(db) as store:
@@ -390,6 +449,10 @@ def test_a_broken_page_never_crashes_a_replay_nor_deletes(tmp_path: Path, page: 
             ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
             "1717228800.5.html: a fractional epoch names a directory only",
         ),
+        (
+            ["BADTIMES", "--engine", "mybb", "--url", FORUM_URL],
+            "20240601080000/page2.123.html: .123 is not an HTTP status (200-599)",
+        ),
     ],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(
@@ -400,6 +463,7 @@ def test_usage_and_input_errors_exit_2_with_one_line(
     put(tmp_path / "badtimes", "20240601080000/page1.html")  # readable; the others are not
     put(tmp_path / "badtimes", "20241301080000.html")
     put(tmp_path / "badtimes", "1717228800.5.html")
+    put(tmp_path / "badtimes", "20240601080000/page2.123.html")
     config = tmp_path / "sources.toml"
     config.write_text(
         f'[[source]]\nname = "forum"\nengine = "mybb"\nevery = "1h"\nurl = "{FORUM_URL}"\n'
