@@ -343,10 +343,6 @@ async def crawl_source(
             reserve=len(wanted),
             last_checks=last_checks,
         )
-        planned = {s.id for s in plan} | {li.id for li in listings}
-        waiting = [s for s in known.values() if s.id not in planned]
-        backlog = revisit_backlog(waiting, source, crawl.finished)
-        restores = restore_backlog(waiting, source, crawl.finished, last_checks)
         checks: tuple[Verification, ...] = ()
         kept: tuple[PageSnapshot, ...] = ()
         if plan:
@@ -383,6 +379,11 @@ async def crawl_source(
             verifications={c.listing_id: c for c in checks},
             layout_pending=store.layout_pending(source.name),
         )
+        # What is left waiting once this crawl is written, as `leakmon status` reads it.
+        after = {**known, **{s.id: s for s in diff.writes}}.values()
+        checked = {**last_checks, **{c.listing_id: c.at for c in checks}}
+        backlog = revisit_backlog(after, source, crawl.finished)
+        restores = restore_backlog(after, source, crawl.finished, checked)
         health = source_events(crawl, store.failure_streak(source.name), ops.down_after)
         if health:
             diff = replace(diff, events=diff.events + health)

@@ -21,6 +21,7 @@ from monitor.absence import (
     revisit_grace,
     revisit_interval,
 )
+from monitor.backlogs import revisit_backlogs
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.daemon import health_of
@@ -307,6 +308,10 @@ def test_a_deleted_old_aged_out_thread_is_found_within_its_bound(tmp_path: Path)
     assert report.crawl.outcome is CrawlOutcome.COMPLETE
     checked = {v.listing_id: v.verdict.value for v in report.verifications}
     assert 0 < len(checked) <= 12 and set(checked.values()) == {"present"}
+    # The report counts what is left once the crawl is written, checked ones too,
+    # as `leakmon status` and the metrics file do.
+    assert report.backlog.aged_out == 190
+    assert revisit_backlogs(forum.store, [source], T0 + H) == {"forum": report.backlog}
     stored = forum.store.known_listings("forum")
     old = next(s for i, s in stored.items() if i in checked and s.first_seen < T0 - 50 * D)
     young = next(s for i, s in stored.items() if i in checked and s.first_seen > T0 - 2 * D)
