@@ -86,7 +86,7 @@ def test_extract_text_output_every_field() -> None:
     code, out, _ = run(extract, page, "--engine", "mybb", "--url", "http://b.onion/Forum-Dbs",
                        "--now", "2026-07-01T12:00:00Z", "--include-sticky")  # fmt: skip
     assert code == 0
-    for needle in ("[100] Marketplace rules", "sticky: yes", "seller:   Kominfo",
+    for needle in ("[100] Marketplace rules", "sticky: yes", "seller:   Kestrel",
                    "records:  272,000,000 '272 M'", "posted:   2026-07-01T10:00:00+00:00",
                    "types:    names, phones, national_ids, dob", "country:  ID",
                    "size:     27.0 KB (27,648 bytes)", "span:     2015-2020", "views: 1200",
