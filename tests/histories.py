@@ -12,10 +12,12 @@ removals and returns, reposts, the redesign, and which captures are unreadable
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 from monitor.demo.sites import (
     FORUM_HOST,
@@ -130,6 +132,55 @@ def write_history(history: History, root: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     return root
+
+
+_HREF = re.compile(r'(href=")([^"]*)(")')
+_BASE = re.compile(r'<base href="([^"]*)"')
+
+
+def wayback(html: str, url: str, at: datetime) -> str:
+    """`html` (served at `url`) as the Wayback Machine serves its capture at `at`:
+    every http(s) link made absolute (against `<base href>` if there is one) and
+    rewritten to `/web/<time>/<link>`, every other one to
+    `https://web.archive.org/web/<time>id_/<link>`; its toolbar at the top of the
+    body and its comment after the end."""
+    stamp = at.strftime("%Y%m%d%H%M%S")
+    count = iter(range(10**9))
+    base_tag = _BASE.search(html)
+    base = urljoin(url, base_tag[1]) if base_tag else url
+
+    def rewrite(m: re.Match[str]) -> str:
+        href = m[2]
+        if href.startswith(("javascript:", "mailto:", "#")):
+            return m[0]
+        link = urljoin(base, href.replace("&amp;", "&")).replace("&", "&amp;")
+        if next(count) % 2:
+            return f"{m[1]}https://web.archive.org/web/{stamp}id_/{link}{m[3]}"
+        return f"{m[1]}/web/{stamp}/{link}{m[3]}"
+
+    toolbar = (
+        f'<!-- BEGIN WAYBACK TOOLBAR INSERT --><div id="wm-ipp-base"><a href="/web/{stamp}*/'
+        f'{url}">1,204 captures</a></div><!-- END WAYBACK TOOLBAR INSERT -->'
+    )
+    saved = _HREF.sub(rewrite, html).replace("<body>", "<body>" + toolbar, 1)
+    return (
+        saved + f"\n<!--\n     FILE ARCHIVED ON {at:%H:%M:%S %b %d, %Y} AND RETRIEVED FROM THE\n-->"
+    )
+
+
+def saved_by_wayback(history: History, url: str) -> History:
+    """`history` with every saved HTML page as `wayback` serves it, each with its own
+    capture's time in its links. (A listing page past the first and a thread page are
+    rewritten against `url` too: their links are absolute or relative to the same
+    directory.)"""
+    captures = tuple(
+        replace(c, files={
+            path: wayback(text, url, c.at) if path.endswith(".html") else text
+            for path, text in c.files.items()
+        })
+        for c in history.captures
+    )  # fmt: skip
+    return replace(history, captures=captures)
 
 
 def invented_names(rng: random.Random, count: int) -> list[str]:

@@ -15,6 +15,7 @@ from selectolax.lexbor import LexborHTMLParser
 from monitor.errors import ExtractError
 from monitor.extract import ENGINES, Engine, get_engine
 from monitor.extract.dom import MAX_DEPTH, parse_html
+from monitor.extract.urls import resolve_url
 from monitor.models import Listing, PageExtract, Price, Records, Selectors, Source
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,6 +52,8 @@ PHPBB = Selectors(
     next="li.arrow.next a",
 )
 HOSTILE_URL = "http://dumpzone.onion/list"
+PAGE = "http://forum.onion/forumdisplay.php?fid=2"
+ARCHIVED_PAGE = "https://web.archive.org/web/20240601080000/" + PAGE
 HOSTILE = Selectors(item="div.thread", title="a.title", url="a.title", seller=".by", next="a.next")
 
 
@@ -237,6 +240,33 @@ def test_urls_are_canonical() -> None:
     selectors = Selectors(item="div.t", title="a", url="a")
     listings = extract("", selectors, "http://forum.onion/", html).listings
     assert [(x.url, x.title) for x in listings] == [("http://forum.onion/t/1?x=1", "Acme 5M")]
+
+
+@pytest.mark.parametrize(
+    ("href", "base", "url"),
+    [
+        ("/web/20240601080000/http://forum.onion/showthread.php?tid=5", PAGE,
+         "http://forum.onion/showthread.php?tid=5"),
+        ("https://web.archive.org/web/20240601080000id_/http://forum.onion/t/1", PAGE,
+         "http://forum.onion/t/1"),
+        ("/web/20240601080000/http:/forum.onion/t/1", PAGE, "http://forum.onion/t/1"),
+        ("/coll/20240601080000mp_/https://Forum.ONION/t/2?sid=" + "0a" * 16 + "&x=1", PAGE,
+         "https://forum.onion/t/2?x=1"),
+        ("/web/20240601080000/http://forum.onion/t/9", ARCHIVED_PAGE, "http://forum.onion/t/9"),
+        # another host inside stays where the link points: never a new host
+        ("/web/20240601080000/http://evil.onion/t/1", PAGE,
+         "http://forum.onion/web/20240601080000/http://evil.onion/t/1"),
+        ("https://web.archive.org/web/20240601080000/http://evil.onion/t/1", PAGE,
+         "https://web.archive.org/web/20240601080000/http://evil.onion/t/1"),
+        # digits that are not an archive's capture time, or no URL after them
+        ("/t/20240601/http-guide", PAGE, "http://forum.onion/t/20240601/http-guide"),
+        ("/web/2024/http://forum.onion/t/1", PAGE, "http://forum.onion/web/2024/http://forum.onion/t/1"),
+    ],
+)  # fmt: skip
+def test_web_archive_links_resolve_to_the_original_on_the_same_host(
+    href: str, base: str, url: str
+) -> None:
+    assert resolve_url(href, base) == url
 
 
 def test_base_href_is_honoured_on_the_same_host_only() -> None:

@@ -5,7 +5,7 @@ tests/fixtures/engines/<name>.expected.json, with the source settings to use."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,10 @@ import pytest
 from monitor.extract import ENGINES, get_engine
 from monitor.extract.listing import listing_dict
 from monitor.models import Source
+from tests.histories import wayback
 
 CASES = Path(__file__).parent / "fixtures" / "engines"
+CAPTURED = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
 NAMES = sorted(p.name.removesuffix(".expected.json") for p in CASES.glob("*.expected.json"))
 
 
@@ -31,14 +33,18 @@ def case_source(settings_: dict[str, Any]) -> Source:
     )
 
 
-def run_case(name: str) -> dict[str, Any]:
-    """The extract of fixture `name` as JSON-ready values."""
+def run_case(name: str, saved_by: Any = None) -> dict[str, Any]:
+    """The extract of fixture `name` as JSON-ready values; `saved_by(html, url)`
+    rewrites the page first, as a capture tool would."""
     expected = json.loads((CASES / f"{name}.expected.json").read_text(encoding="utf-8"))
     src = expected["source"]
     page = next(p for p in CASES.glob(f"{name}.*") if ".expected." not in p.name)
     now = datetime.fromisoformat(src["now"]) if src.get("now") else None
     engine = get_engine(case_source(src), rates=src.get("rates"))
-    result = engine.extract(page.read_text(encoding="utf-8"), src["url"], now=now)
+    html = page.read_text(encoding="utf-8")
+    if saved_by is not None:
+        html = saved_by(html, src["url"])
+    result = engine.extract(html, src["url"], now=now)
     return {
         "listings": [listing_dict(x) for x in result.listings],
         "next_url": result.next_url,
@@ -65,3 +71,11 @@ def test_fixture_page(name: str) -> None:
     ]
     for listing, want in zip(got["listings"], expected["listings"], strict=True):
         assert listing == want, listing["external_id"]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not n.startswith("json")])
+def test_a_wayback_capture_gives_the_live_pages_listings_ids_and_links(name: str) -> None:
+    """Archive-rewritten links resolve to the original ones: the capture time in them
+    changes from capture to capture and would change urls (and, where ids come from
+    urls, ids) every time."""
+    assert run_case(name, saved_by=lambda html, url: wayback(html, url, CAPTURED)) == run_case(name)

@@ -18,7 +18,15 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.store import Store
-from tests.histories import FORUM_URL, REPOST_NAME, SHOP_URL, History, Truth, write_history
+from tests.histories import (
+    FORUM_URL,
+    REPOST_NAME,
+    SHOP_URL,
+    History,
+    Truth,
+    saved_by_wayback,
+    write_history,
+)
 from tests.history_forum import forum_history
 from tests.history_shop import shop_history
 
@@ -216,6 +224,19 @@ def test_the_forum_within_a_live_crawls_page_budget(tmp_path: Path) -> None:
         tmp_path, forum_history(), shop_history(steps=3), "--page-budget", "20"
     )
     check_against_truth(forum)
+
+
+def test_the_histories_saved_by_the_wayback_machine(tmp_path: Path) -> None:
+    """Every page as a web archive serves it, its links rewritten to carry its own
+    capture's time: the same truth, found the same way."""
+    forum, shop, _ = replay_all(
+        tmp_path,
+        saved_by_wayback(forum_history(), FORUM_URL),
+        saved_by_wayback(shop_history(), SHOP_URL),
+    )
+    check_against_truth(forum)
+    check_against_truth(shop)
+    assert len([e for e in forum.events if e["kind"] == "layout_changed"]) == 1
 
 
 @pytest.mark.slow

@@ -13,12 +13,29 @@ _URL_EDGE = "".join(map(chr, range(0x21)))
 # Session ids that engines put into links when cookies are off (phpBB `sid`,
 # vBulletin `s`, PHP `PHPSESSID`): they change per visit and would make ids unstable.
 _SESSION_PARAM = re.compile(r"(?i)(?:sid|s|phpsessid|sessionid|session_id)=[0-9a-f]{16,64}")
+# Web archives (the Wayback Machine, pywb and Webrecorder, ArchiveBox's replay) save
+# a page with each link rewritten to `/<collection>/<time><modifier>/<original URL>`
+# (`/web/20240601080000/http://forum.onion/t/1`, `.../20240601080000id_/...`,
+# sometimes `http:/` with one slash). The time differs per capture.
+_ARCHIVED = re.compile(r"(?:/[^/?#]+)*?/\d{8,14}(?:[a-z]{2}_)?/(https?):/{1,2}([^/?#].*)", re.I)
+
+
+def unarchived(url: str) -> str:
+    """The original URL that the absolute, archive-rewritten `url` stands for
+    (`_ARCHIVED`); `url` itself when it is not one."""
+    _, _, rest = url.partition("://")
+    start = rest.find("/")
+    found = _ARCHIVED.fullmatch(rest, start) if start >= 0 else None
+    return f"{found[1].lower()}://{found[2]}" if found else url
 
 
 def resolve_url(href: str, base: str) -> str | None:
     """Absolute http(s) form of `href` relative to `base`: host lower-cased, fragment
     and session parameters dropped; None for other schemes, unparsable or overlong
-    links."""
+    links. A web archive's rewritten link (`unarchived`) becomes the original one when
+    that names the host of `base` (or of the original page `base` stands for): a saved
+    capture then gives the links, and so the ids, a live crawl would, and a link can
+    never be turned into one to another host."""
     href = _URL_JUNK.sub("", href).strip(_URL_EDGE)
     if not href or len(href) > MAX_URL:
         return None
@@ -35,7 +52,12 @@ def resolve_url(href: str, base: str) -> str | None:
         query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
     netloc = parts.netloc if "@" in parts.netloc else parts.netloc.lower()
     url = urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
-    return url if len(url) <= MAX_URL else None
+    if len(url) > MAX_URL:
+        return None
+    inner = unarchived(url)
+    if inner is not url and same_host(inner, unarchived(base)):
+        return resolve_url(inner, inner)  # strictly shorter: the recursion ends
+    return url
 
 
 def same_host(url: str, other: str) -> bool:
