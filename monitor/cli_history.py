@@ -8,6 +8,7 @@ config unless given on the command line.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,14 @@ import click
 from monitor import report, report_history
 from monitor.clikit import (
     common_options,
-    default_config_path,
     echo_json,
     guarded,
-    load,
     open_store,
     parse_since,
+    read_config,
     store_only,
 )
-from monitor.models import PriceFloor
+from monitor.models import Config, PriceFloor
 from monitor.store import history
 
 STATES = click.Choice(["active", "missing", "aged_out", "deleted"])
@@ -61,11 +61,10 @@ def emit(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, text: Any, emp
 TABLE_ROWS = 100  # rows the listings table shows by default
 
 
-def price_floor(text: str, config_path: Path | None, db_path: Path | None) -> PriceFloor:
+def price_floor(text: str) -> PriceFloor:
     """`--min-price`: a bare number is US dollars; otherwise one price as leakmon reads
-    prices in titles ("$1,000", "5BTC", "0.5 XMR"), converted to USD with the config's
-    [rates] when they name its currency. The config is read for that only when the
-    command reads one anyway (no --db) or --config names it."""
+    prices in titles ("$1,000", "5BTC", "0.5 XMR"); its `usd` is left for the caller
+    to set from the config's [rates] (`in_usd`)."""
     from monitor.extract.prices import parse_price
 
     bare = text.strip().replace(",", "").replace("_", "")
@@ -86,12 +85,13 @@ def price_floor(text: str, config_path: Path | None, db_path: Path | None) -> Pr
         if amount < 0 or amount != amount:  # negative or NaN
             raise click.BadParameter(f"{text!r} is not an amount", param_hint="--min-price")
         currency = "USD"
-    if currency == "USD":
-        return PriceFloor(amount, "USD", amount)
-    path = config_path or default_config_path()
-    reads_config = config_path is not None or (db_path is None and path.exists())
-    rate = load(path).rates.get(currency) if reads_config else None
-    return PriceFloor(amount, currency, None if rate is None else amount * rate)
+    return PriceFloor(amount, currency, amount if currency == "USD" else None)
+
+
+def in_usd(floor: PriceFloor, config: Config | None) -> PriceFloor:
+    """`floor` with its USD bound from the config's [rates], when they name its currency."""
+    rate = config.rates.get(floor.currency) if config is not None else None
+    return floor if rate is None else replace(floor, usd=floor.amount * rate)
 
 
 @click.command("listings")
@@ -138,8 +138,13 @@ def listings(
     table_default = limit is None and not (show_all or as_json or as_csv)
     if table_default:
         limit = TABLE_ROWS
-    floor = None if min_price is None else price_floor(min_price, config_path, db_path)
-    with store_only(config_path, db_path) as store:
+    floor = None if min_price is None else price_floor(min_price)
+    rated = floor is not None and floor.usd is None  # another currency: [rates] may convert it
+    # The config is read once: for [storage] without --db, and for [rates]
+    config = read_config(config_path, db_path) if db_path is None or rated else None
+    if floor is not None and rated:
+        floor = in_usd(floor, config)
+    with open_store(db_path, config) as store:
         rows = store.read(
             "read listings",
             history.listings,
@@ -291,9 +296,7 @@ def prune(
 ) -> None:
     """Apply retention, then VACUUM. Never deletes listings or observations; keeps
     events with undelivered alerts and crawl rows anything refers to."""
-    config = None
-    if config_path is not None or (db_path is None and default_config_path().exists()):
-        config = load(config_path)
+    config = read_config(config_path, db_path)
     storage = config.storage if config is not None else None
     events_before = parse_since(keep_events) or _ago(storage.keep_events if storage else None)
     crawls_before = parse_since(keep_crawls) or _ago(storage.keep_crawls if storage else None)

@@ -100,13 +100,18 @@ def open_store(db_path: Path | None, config: Config | None) -> Any:
     return Store.open(path)
 
 
+def read_config(config_path: Path | None, db_path: Path | None) -> Config | None:
+    """The config a read command reads: the one --config names, else (without --db)
+    the default one if it exists; None otherwise."""
+    if config_path is not None:
+        return load(config_path)
+    path = default_config_path()
+    return load(path) if db_path is None and path.exists() else None
+
+
 def store_only(config_path: Path | None, db_path: Path | None) -> Any:
     """Open the store for a read command; the config only matters for its [storage]."""
-    if db_path is None:
-        path = config_path or default_config_path()
-        if config_path is not None or path.exists():
-            return open_store(None, load(path))
-    return open_store(db_path, None)
+    return open_store(db_path, None if db_path else read_config(config_path, None))
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -101,6 +101,11 @@ def test_min_price_in_dollars_or_in_the_listings_own_currency(db: str, tmp_path:
         "shop:9",
         "forum:42",
     ]
+    # Without --db the one config gives both the database ([storage]) and the rates.
+    text = config.read_text(encoding="utf-8")
+    config.write_text(f"[storage]\npath = {json.dumps(db)}\n{text}", encoding="utf-8")
+    assert ids("--config", str(config), "--min-price", "5btc") == ["shop:9", "forum:42"]
+    assert ids("--config", str(config), "--min-price", "$1,000") == ["shop:9"]
     for bad, says in [("abc", "not an amount"), ("5 BTC or 2k", "one amount"), ("-3", "not an")]:
         code, _, err = run(listings, "--db", db, "--min-price", bad)
         assert code == 2 and says in err
