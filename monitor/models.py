@@ -310,6 +310,17 @@ class RevisitBacklog:
 
 
 @dataclass(frozen=True)
+class SourceMove:
+    """A configured source now at another origin (`monitor.moves`): its stored
+    listing urls on the old one (`listings` of them) were moved to the new one."""
+
+    source: str
+    before: str  # scheme://host of the stored url
+    after: str  # scheme://host of the configured url
+    listings: int
+
+
+@dataclass(frozen=True)
 class RestoreBacklog:
     """Deleted listings of one source inside their restore window and how far their
     own-page re-checks (`absence.restore_at`) are behind."""

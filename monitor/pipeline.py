@@ -45,6 +45,7 @@ from monitor.models import (
     StoredListing,
     Verification,
 )
+from monitor.moves import follow_moves
 from monitor.rules import alerts_for, ops_alerts
 from monitor.sourcehealth import source_events
 from monitor.store import Store
@@ -330,6 +331,8 @@ async def crawl_source(
     )
     try:
         known = store.known_listings(source.name)
+        listings = follow_moves(listings, known)  # ids with an address from before a move
+        crawl = replace(crawl, listings=listings)
         previous = store.recent_complete_counts(source.name)
         wanted = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
         watched = [s.id for s in known.values() if restore_watched(s, source, crawl.finished)]

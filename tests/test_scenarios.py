@@ -376,3 +376,48 @@ def test_the_extractors_thread_reader_keeps_the_first_post_and_sees_edits(
     (changed,) = report.diff.events
     assert changed.details["price_drop"] is True
     assert w.state(1) == "aged_out"
+
+
+NEW_HOST = "http://" + "n" * 56 + ".onion"
+URL_IDS = replace(  # the same forum read by a source whose ids are the thread urls
+    FORUM, name="urlforum", selectors=replace(FORUM.selectors, id_pattern=None)
+)
+
+
+def test_a_source_that_moves_to_a_new_onion_address_keeps_its_listings(world: World) -> None:
+    """The forum moves to a new address and its sources' url follows it. Listings
+    keep their ids (a site's thread id, or a url with the old address in it) and
+    nothing is new, deleted or a layout change; their own pages are checked at the
+    new address from then on, so a deletion there is found."""
+    world.store.sync_sources([URL_IDS])
+    assert world.crawl(URL_IDS).diff.baseline
+    old_ids = {s.name: set(world.store.known_listings(s.name)) for s in (FORUM, URL_IDS)}
+    assert f"urlforum:{HOST}/showthread.php?tid=1" in old_ids["urlforum"]
+    moved = [replace(s, url=s.url.replace(HOST, NEW_HOST)) for s in (FORUM, URL_IDS)]
+    moves = world.store.sync_sources([*moved, SHOP_SOURCE])
+    assert [(m.source, m.before, m.after, m.listings) for m in moves] == [
+        ("forum", HOST, NEW_HOST, 6),
+        ("urlforum", HOST, NEW_HOST, 6),
+    ]
+    for source in moved:
+        report = world.crawl(source)
+        assert events(report) == [] and not report.diff.layout_suspected, source.name
+        known = world.store.known_listings(source.name)
+        assert set(known) == old_ids[source.name] and {s.state.value for s in known.values()} == {
+            "active"
+        }
+        assert all(s.listing.url.startswith(NEW_HOST + "/") for s in known.values())
+    del world.site.threads[3]
+    world.site.threads[7] = thread(7, "Dataset number 7 customers", bumped=60 * 24)
+    deleted = {}
+    for source in moved:
+        report = world.crawl(source)
+        deleted[source.name] = events(report)
+        assert world.site.requests[-1] == f"{NEW_HOST}/showthread.php?tid=3"  # the new address
+    assert deleted == {
+        "forum": [("deleted", "forum:3"), ("new", "forum:7")],
+        "urlforum": [
+            ("deleted", f"urlforum:{HOST}/showthread.php?tid=3"),
+            ("reposted", f"urlforum:{NEW_HOST}/showthread.php?tid=7"),  # forum:7's dataset
+        ],
+    }

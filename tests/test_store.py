@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import stat
@@ -31,6 +32,7 @@ from monitor.models import (
     PriceFloor,
     Records,
     Source,
+    SourceMove,
     StoredListing,
     Verdict,
     Verification,
@@ -347,6 +349,37 @@ def test_sync_sources_updates_but_never_deletes(store: Store) -> None:
     store.sync_sources([replace(FORUM, url="http://moved.onion/", engine="mybb")])
     rows = {r["name"]: (r["url"], r["engine"]) for r in store.sources()}
     assert rows == {"forum": ("http://moved.onion/", "mybb"), "shop": ("http://shop.onion/", "css")}
+
+
+def test_a_source_moved_to_another_address_takes_its_listing_urls_along(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine = [listing("1"), listing("2"), replace(listing("3"), url="http://mirror.onion/t/3")]
+    lookalike = replace(listing("4"), url="http://forum.onion.evil.onion/t/4")
+    shop = listing("9", source="shop")
+    run_crawl(store, crawl(*mine, lookalike))
+    run_crawl(store, crawl(shop, n=2, source="shop"), SHOP)
+    assert store.sync_sources([FORUM, SHOP]) == ()  # nothing moved
+    assert store.sync_sources([replace(FORUM, url="http://forum.onion/other/path")]) == ()
+    moved = replace(FORUM, url="HTTP://NewForum.onion/forumdisplay.php?fid=2")
+    with caplog.at_level(logging.WARNING, logger="monitor.store.db"):
+        moves = store.sync_sources([moved, SHOP])
+    assert moves == (SourceMove("forum", "http://forum.onion", "http://newforum.onion", 2),)
+    assert caplog.messages == [
+        "source forum moved from http://forum.onion to http://newforum.onion: "
+        "2 listing urls moved to the new address"
+    ]
+    urls = {r["id"]: r["url"] for r in store.db.query("SELECT id, url FROM listings")}
+    assert urls == {
+        "forum:1": "http://newforum.onion/t/1",
+        "forum:2": "http://newforum.onion/t/2",
+        "forum:3": "http://mirror.onion/t/3",  # on another host all along
+        "forum:4": "http://forum.onion.evil.onion/t/4",
+        "shop:9": "http://shop.onion/t/9",  # another source
+    }
+    assert store.sync_sources([moved, SHOP]) == ()  # once
+    https = replace(moved, url="https://newforum.onion/")
+    assert store.sync_sources([https])[0].listings == 2  # another scheme is another origin
 
 
 # ------------------------------------------------------ growth follows change

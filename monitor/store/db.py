@@ -8,6 +8,7 @@ Every sqlite error leaves as a `StoreError` naming the file and what failed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,9 +28,11 @@ from monitor.models import (
     Listing,
     PageSnapshot,
     Source,
+    SourceMove,
     StoredListing,
     Verification,
 )
+from monitor.moves import moved_url, origin
 from monitor.store import history, queries
 from monitor.store import sql as statements
 from monitor.store.base import explain
@@ -46,6 +49,7 @@ from monitor.store.schema import migrate
 from monitor.store.write import write_crawl
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # SQLite's page cache (`cache_size`, KiB) between crawls, and per listing of a crawl
 # that writes or looks up many: a crawl of 10,000 new listings into 1M touches about
@@ -134,15 +138,35 @@ class Store(OutboxStore):
 
     # ------------------------------------------------------------ crawl input
 
-    def sync_sources(self, sources: Sequence[Source]) -> None:
+    def sync_sources(self, sources: Sequence[Source]) -> tuple[SourceMove, ...]:
         """Insert configured sources and update their url and engine; never deletes
-        (a source removed from the config keeps its history)."""
+        (a source removed from the config keeps its history). A source whose url is
+        now on another origin (scheme and host: a new onion address) takes its
+        listings' urls on the old origin along, in the same transaction; each move
+        is logged and returned."""
         rows = [{"name": s.name, "url": s.url, "engine": s.engine} for s in sources]
         sql = statements.insert("sources", ("name", "url", "engine")) + (
             "ON CONFLICT(name) DO UPDATE SET url = excluded.url, engine = excluded.engine"
         )
+        moves: list[SourceMove] = []
         with self._errors("sync sources"), self.db.atomic():
-            self.db.conn.executemany(sql, rows)
+            conn = self.db.conn
+            stored = dict(conn.execute("SELECT name, url FROM sources").fetchall())
+            for source in sources:
+                before = origin(stored.get(source.name) or "")
+                after = origin(source.url)
+                if before and after and before != after:
+                    urls = conn.execute(statements.LISTING_URLS, [source.name])
+                    moved = [(new, i) for i, url in urls if (new := moved_url(url, before, after))]
+                    conn.executemany(statements.SET_LISTING_URL, moved)
+                    moves.append(SourceMove(source.name, before, after, len(moved)))
+            conn.executemany(sql, rows)
+        for move in moves:
+            log.warning(
+                "source %s moved from %s to %s: %d listing urls moved to the new address",
+                *(move.source, move.before, move.after, move.listings),
+            )
+        return tuple(moves)
 
     def known_listings(self, source: str) -> dict[str, StoredListing]:
         """Every stored listing of `source`, in any state, keyed by listing id."""

@@ -50,6 +50,9 @@ FTS_INDEX = (
 )
 FTS_ADD = "INSERT INTO listings_fts (rowid, title, seller, first_post) VALUES (?, ?, ?, ?)"
 EXISTING_LISTINGS = "SELECT id FROM listings WHERE id IN (SELECT value FROM json_each(?))"
+# A source moved to another origin (`Store.sync_sources`, `monitor.moves`).
+LISTING_URLS = "SELECT id, url FROM listings WHERE source = ?"
+SET_LISTING_URL = "UPDATE listings SET url = ? WHERE id = ?"
 # A quiet crawl's one statement: every listing seen again, unchanged.
 TOUCH_LISTINGS = (
     "UPDATE listings SET last_seen = max(last_seen, ?) WHERE id IN (SELECT value FROM json_each(?))"
