@@ -45,31 +45,35 @@ def stored(listing: Listing, state: ListingState = ListingState.ACTIVE) -> Store
     return StoredListing(listing, state, T0, T0)
 
 
-def test_a_listing_at_a_moved_url_keeps_its_stored_id() -> None:
-    """The stored urls moved to the new origin (`Store.sync_sources`); their URL ids
-    still name the old one."""
-    before = [url_listing(p, OLD) for p in ("/post/a", "/post/b", "/post/c")]
+def test_a_url_id_seen_on_another_origin_keeps_its_stored_id() -> None:
+    """The site moved: the stored URL ids (and, unless `Store.sync_sources` moved
+    them, urls) name the old origin; the list now links to the new one."""
     known = {
         s.id: s
-        for s in (
-            stored(Listing("blog", li.external_id, NEW + li.url.removeprefix(OLD), li.title))
-            for li in before
-        )
+        for s in (stored(url_listing(p, OLD)) for p in ("/post/a", "/post/b", "/post/c?x=1"))
     }
-    known["blog:7"] = stored(Listing("blog", "7", f"{NEW}/post/d", "Post d"))  # a site id
+    known["blog:7"] = stored(Listing("blog", "7", f"{OLD}/post/d", "Post d"))  # a site id
+    twice = (stored(url_listing("/post/e", OLD)), stored(url_listing("/post/e", "http://m.onion")))
+    known |= {s.id: s for s in twice}
     seen = (
         url_listing("/post/a"),
-        url_listing("/post/b"),
+        url_listing("/post/b", "https://new.onion:8443"),
+        url_listing("/post/c?x=1"),
+        url_listing("/post/c?x=2"),  # another query: another listing
         url_listing("/post/new"),  # a new post
-        url_listing("/post/d"),  # the url of a listing whose id is the site's: not followed
-        Listing("blog", "8", f"{NEW}/post/c", "Post c"),  # a site id is never rewritten
+        url_listing("/post/d"),  # the path of a listing whose id is the site's: not followed
+        url_listing("/post/e"),  # two stored listings have this path: not followed
+        Listing("blog", "8", f"{NEW}/post/b", "Post b"),  # a site id is never rewritten
     )
     got = follow_moves(seen, known)
     assert [li.id for li in got] == [
         f"blog:{OLD}/post/a",
         f"blog:{OLD}/post/b",
+        f"blog:{OLD}/post/c?x=1",
+        f"blog:{NEW}/post/c?x=2",
         f"blog:{NEW}/post/new",
         f"blog:{NEW}/post/d",
+        f"blog:{NEW}/post/e",
         "blog:8",
     ]
     assert [li.url for li in got] == [li.url for li in seen]  # the new address is kept

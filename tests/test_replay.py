@@ -560,3 +560,30 @@ def test_json_api_captures_replay_too(tmp_path: Path) -> None:
     with Store.open(tmp_path / "leakmon.db") as store:
         urls = {r["id"]: r["url"] for r in store.listings()}
     assert urls["api:1"] == api.rsplit("/api/", 1)[0] + "/t/1"
+
+
+def test_captures_made_across_a_move_to_a_new_address_keep_the_listings(tmp_path: Path) -> None:
+    """A leak blog (its ids are its post urls) moved to a new onion address halfway
+    through the captures, its links absolute on the new one; the source's url stays
+    the old one. The posts keep their ids: no new, no deleted, no layout change."""
+    fixture = Path(__file__).parent / "fixtures" / "engines" / "blog_ransom.html"
+    page = fixture.read_text(encoding="utf-8").replace(
+        '<div class="pagination"><a class="next" href="/?page=2">Older</a></div>', ""
+    )
+    moved = page.replace('href="/post/', 'href="http://' + "n" * 56 + ".onion/post/")
+    hour = timedelta(hours=1)
+    for n, html in enumerate([page, page, moved, moved, moved]):
+        put(tmp_path / "blog", (T0 + n * hour).strftime("%Y%m%dT%H%M%SZ.html"), html)
+    db = tmp_path / "leakmon.db"
+    args = [str(tmp_path / "blog"), "--engine", "blog", "--url", "http://nightowlxyz.onion/"]
+    code, out, err = run(*args, "--db", str(db), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["outcomes"] == {"complete": 5} and report["events"] == []
+    with Store.open(db) as store:
+        rows = store.db.query("SELECT id, state FROM listings ORDER BY id")
+        assert [(r["id"], r["state"]) for r in rows] == [
+            ("blog:http://nightowlxyz.onion/post/acme-logistics", "active"),
+            ("blog:http://nightowlxyz.onion/post/fiction-clinic?lang=en", "active"),
+            ("blog:http://nightowlxyz.onion/post/municipio", "active"),
+        ]
