@@ -140,7 +140,7 @@ def listings(
         limit = TABLE_ROWS
     floor = None if min_price is None else price_floor(min_price)
     rated = floor is not None and floor.usd is None  # another currency: [rates] may convert it
-    # The config is read once: for [storage] without --db, and for [rates]
+    # The config is read once: for [storage] without --db, and for [rates].
     config = read_config(config_path, db_path) if db_path is None or rated else None
     if floor is not None and rated:
         floor = in_usd(floor, config)
