@@ -421,3 +421,26 @@ def test_a_source_that_moves_to_a_new_onion_address_keeps_its_listings(world: Wo
             ("reposted", f"urlforum:{NEW_HOST}/showthread.php?tid=7"),  # forum:7's dataset
         ],
     }
+
+
+def test_a_redesign_with_new_ids_is_held_until_the_source_starts_over(world: World) -> None:
+    """The forum's links change shape and the ids taken from them with it: the crawl
+    churns ids, and so does every later one (the old listings never proved gone), so
+    the episode holds: nothing is deleted and nothing announced. Starting over under
+    a new name gives a quiet baseline of the new ids, after which new listings are
+    announced again; the old source keeps its history."""
+    world.store.sync_sources([URL_IDS])
+    world.crawl(URL_IDS)
+    world.site.redesigned = True  # thread links become /thread-N
+    held = [world.crawl(URL_IDS) for _ in range(3)]
+    assert [events(r) for r in held] == [[("layout_changed", None)], [], []]
+    assert all(r.diff.layout_suspected and r.verifications == () for r in held)
+    world.site.threads[8] = thread(8, "Dataset number 8 customers", bumped=60 * 30)
+    assert events(world.crawl(URL_IDS)) == []  # held: a real new thread is not announced
+    again = replace(URL_IDS, name="urlforum2")
+    world.store.sync_sources([again])
+    assert world.crawl(again).diff.baseline
+    world.site.threads[9] = thread(9, "Dataset number 9 customers", bumped=60 * 31)
+    assert events(world.crawl(again)) == [("new", f"urlforum2:{HOST}/thread-9")]
+    old = world.store.known_listings("urlforum")
+    assert {s.state.value for s in old.values()} == {"active"}  # the history stays
