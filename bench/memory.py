@@ -7,7 +7,8 @@
    source in its database.
 2. in-process: `crawl_cycle` called in a loop (one TorRuntime, one Store), this
    process's own RSS read after every cycle (no scheduler, no daemon plumbing, no
-   apprise: alerts are dropped; the demo server and relay share this process).
+   apprise: alerts are dropped; the demo server and relay share this process; the
+   relay remembers only its last 1,024 requests).
 
 The world moves one story step every `--story-every` cycles and wraps around, so
 listings are created, edited, deleted, restored and reposted throughout.

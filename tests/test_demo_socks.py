@@ -19,6 +19,7 @@ from monitor.demo.socks import (
     ATYP_DOMAIN,
     ATYP_IPV4,
     ATYP_IPV6,
+    KEEP_REQUESTS,
     REP_CONNECTION_REFUSED,
     REP_HOST_UNREACHABLE,
     REP_NOT_ALLOWED,
@@ -127,7 +128,7 @@ def test_connect_without_auth_reaches_the_mapped_onion(no_onion_resolution: list
             assert b"[SELLING] Shanghai police database" in raw
             shop = await fetch_through(relay, SHOP_HOST, "/shop/")
             assert b"woocommerce-loop-product__title" in shop
-            assert relay.requests == [
+            assert list(relay.requests) == [
                 SocksRequest(None, FORUM_HOST, 80, ATYP_DOMAIN),
                 SocksRequest(None, SHOP_HOST, 80, ATYP_DOMAIN),
             ]
@@ -151,6 +152,23 @@ def test_username_password_is_accepted_and_recorded() -> None:
     asyncio.run(go())
 
 
+def test_the_request_log_keeps_only_the_last_requests() -> None:
+    """A relay that serves a long run (bench/memory.py: ~8 requests per cycle) must not
+    grow with every connection: it remembers the last `keep`, and counts them all."""
+
+    async def go() -> None:
+        async with demo() as relay:
+            assert relay.requests.maxlen == KEEP_REQUESTS
+        async with demo(keep=3) as relay:
+            for n in range(5):
+                reply = await socks_reply(relay.port, FORUM_HOST, auth=(f"user{n}", "x"))
+                assert reply == SUCCESS
+            assert [r.username for r in relay.requests] == ["user2", "user3", "user4"]
+            assert relay.connections == 5
+
+    asyncio.run(go())
+
+
 @pytest.mark.parametrize(
     ("host", "atyp", "code"),
     [
@@ -169,7 +187,7 @@ def test_destinations_outside_the_routes_are_refused(
             assert reply == bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0])
             assert await asyncio.wait_for(reader.read(), 10) == b""  # then closed
             await shut(writer)
-            assert relay.requests == [SocksRequest(None, host, 80, atyp)]
+            assert list(relay.requests) == [SocksRequest(None, host, 80, atyp)]
 
     asyncio.run(go())
     assert host not in no_onion_resolution  # refused without resolving it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ __all__ = [
     "ATYP_DOMAIN",
     "ATYP_IPV4",
     "ATYP_IPV6",
+    "KEEP_REQUESTS",
     "REP_CONNECTION_REFUSED",
     "REP_HOST_UNREACHABLE",
     "REP_NOT_ALLOWED",
@@ -44,6 +46,7 @@ _NO_AUTH, _USER_PASS, _NO_METHOD = 0x00, 0x02, 0xFF
 _CONNECT = 0x01
 HANDSHAKE_TIMEOUT = 10.0  # seconds for greeting, auth and request
 CHUNK = 64 * 1024  # bytes read at a time while piping; drain() bounds the buffers
+KEEP_REQUESTS = 1024  # parsed requests a relay remembers (~300 B each)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ class SocksRelay(LoopbackServer):
     `routes` maps a host name (``"xxxx.onion"``) to the ``(host, port)`` to connect to,
     whatever port was requested; `onion_errors` forces a reply code for a name (e.g.
     0xF2, introduction failed) even if it is routed. Both may be changed while the
-    relay runs (keys in lower case). Every parsed request is appended to `requests`;
-    `connections` counts accepted client connections.
+    relay runs (keys in lower case). `requests` holds the last `keep` parsed requests,
+    oldest first (a long-running relay must not grow with every connection);
+    `connections` counts every accepted client connection.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class SocksRelay(LoopbackServer):
         routes: Mapping[str, tuple[str, int]] | None = None,
         *,
         onion_errors: Mapping[str, int] | None = None,
+        keep: int = KEEP_REQUESTS,
     ) -> None:
         super().__init__()
         self.routes: dict[str, tuple[str, int]] = {k.lower(): v for k, v in (routes or {}).items()}
@@ -88,7 +93,7 @@ class SocksRelay(LoopbackServer):
         for name, code in self.onion_errors.items():
             if not 0 < code <= 0xFF:
                 raise ValueError(f"onion_errors[{name!r}]: {code} is not a SOCKS5 error reply")
-        self.requests: list[SocksRequest] = []
+        self.requests: deque[SocksRequest] = deque(maxlen=max(1, keep))
         self.connections = 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
