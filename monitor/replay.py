@@ -4,7 +4,9 @@
 capture (`monitor.captures`) -- listing pages by their place in the pagination,
 listing pages' own URLs from the capture's thread pages -- and classifies every
 saved file exactly as the live `Fetcher` classifies a response (HTTP status, size
-cap, `fetch.blocks.block_reason`). Everything after that is `pipeline.crawl_source`:
+cap, `fetch.blocks.block_reason`), once the banner a web archive puts into the pages
+it serves is taken out (`without_archive_banner`). Everything after that is
+`pipeline.crawl_source`:
 the source's extractor, lifecycle, verification, rules and the store. Crawl times
 are the capture times; a thread page's verdict carries the time it was saved.
 """
@@ -12,6 +14,7 @@ are the capture times; a thread page's verdict carries the time it was saved.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,7 +124,7 @@ class SavedSite:
             error = f"HTTP {saved.status}"
             return Page(url, PageOutcome.FAILED, saved.status, reason="http_error", error=error)
         ctype = "application/json" if saved.path.suffix == ".json" else ""
-        text = decode_body(body, ctype)
+        text = without_archive_banner(decode_body(body, ctype))
         reason = block_reason(text, self.source.block_markers)
         if reason is not None:
             return Page(
@@ -137,6 +140,19 @@ class SavedSite:
 
 
 NOT_CAPTURED = "not_captured"  # the reason of a page no capture holds
+# The banner the Wayback Machine and pywb (Webrecorder) insert into the pages they
+# serve: its text (capture counts, dates, "About this capture") is not the site's.
+_ARCHIVE_BANNER = re.compile(
+    r"<!--\s*BEGIN WAYBACK TOOLBAR INSERT\s*-->.*?<!--\s*END WAYBACK TOOLBAR INSERT\s*-->"
+    r"|<!--\s*WB Insert\s*-->.*?<!--\s*End WB Insert\s*-->",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def without_archive_banner(text: str) -> str:
+    """`text` without a web archive's banner, so that an empty, captcha or error page
+    saved by an archive is judged as the page itself would be."""
+    return _ARCHIVE_BANNER.sub("", text) if "<!--" in text else text
 
 
 def _missing(url: str, why: str) -> Page:

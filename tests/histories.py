@@ -158,9 +158,10 @@ def wayback(html: str, url: str, at: datetime) -> str:
             return f"{m[1]}https://web.archive.org/web/{stamp}id_/{link}{m[3]}"
         return f"{m[1]}/web/{stamp}/{link}{m[3]}"
 
-    toolbar = (
+    toolbar = (  # its text alone would make an empty page look like content
         f'<!-- BEGIN WAYBACK TOOLBAR INSERT --><div id="wm-ipp-base"><a href="/web/{stamp}*/'
-        f'{url}">1,204 captures</a></div><!-- END WAYBACK TOOLBAR INSERT -->'
+        f'{url}">1,204 captures</a> {at:%d %b %Y} - 30 Jun 2024. About this capture: '
+        "collected by the Internet Archive's crawlers.</div><!-- END WAYBACK TOOLBAR INSERT -->"
     )
     saved = _HREF.sub(rewrite, html).replace("<body>", "<body>" + toolbar, 1)
     return (

@@ -17,6 +17,7 @@ from monitor.captures import Capture, parse_time, scan
 from monitor.cli_replay import HELD
 from monitor.demo.sites import THREADS_PER_PAGE, Thread, forum_page, thread_page
 from monitor.errors import ConfigError
+from monitor.replay import without_archive_banner
 from monitor.store import Store
 from tests.histories import FORUM_URL
 
@@ -587,3 +588,15 @@ def test_captures_made_across_a_move_to_a_new_address_keep_the_listings(tmp_path
             ("blog:http://nightowlxyz.onion/post/fiction-clinic?lang=en", "active"),
             ("blog:http://nightowlxyz.onion/post/municipio", "active"),
         ]
+
+
+def test_a_web_archives_banner_is_not_part_of_the_page() -> None:
+    page = "<html><body>{}<p>Just a moment...</p></body></html>"
+    wayback = (
+        "<!-- BEGIN WAYBACK TOOLBAR INSERT --><div>1,204 captures 01 Mar 2024</div>"
+        "<!-- END WAYBACK TOOLBAR INSERT -->"
+    )
+    pywb = "<!-- WB Insert --><script>wbinfo = {}</script><div>Live on</div><!-- End WB Insert -->"
+    for banner in (wayback, pywb):
+        assert without_archive_banner(page.format(banner)) == page.format("")
+    assert without_archive_banner(page) is page
