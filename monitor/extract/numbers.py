@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from monitor.extract.branches import grouped, split_alternatives
 from monitor.extract.text import strip_escapes
 from monitor.models import Records
 
@@ -61,8 +62,9 @@ def number_value(text: str, *, prefer_decimal: bool) -> float:
 
 
 def alternation(words: Iterable[str]) -> str:
-    """A regex alternation of `words`, longest first so that "kk" wins over "k"."""
-    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    """A regex alternation of `words`, longest first so that "kk" wins over "k"
+    (grouped by first character, see branches.py)."""
+    return grouped(sorted(map(re.escape, words), key=len, reverse=True))
 
 
 # --- vocabulary -------------------------------------------------------------------
@@ -111,7 +113,9 @@ _CANDIDATE, _ZH_CANDIDATE = (
     )
     for magnitudes in (_MAGNITUDE, f"{_MAGNITUDE}|{alternation(_ZH_SLANG)}")
 )
-_NOUN = re.compile(rf"\b(?:{_NOUNS})\b|(?:{_ZH_NOUNS})")
+_NOUN = re.compile(
+    rf"\b(?:{grouped(split_alternatives(_NOUNS))})\b|{grouped(split_alternatives(_ZH_NOUNS))}"
+)
 _GLUE_AFTER = re.compile(rf"\.? ?\+? ?(?:[-–—:(] ?)?(?:(?:[^\W\d_]+\.? ){{0,2}}|[{_CJK}]{{0,6}})")
 _GLUE_RIGHT_AFTER = re.compile(r"\.? ?")
 _GLUE_BEFORE = re.compile(
