@@ -20,6 +20,7 @@ from monitor.extract.prices import CURRENCIES, parse_price, parse_prices, usd_es
 from monitor.extract.relative import parse_relative
 from monitor.extract.size import parse_size
 from monitor.extract.span import parse_span
+from monitor.extract.text import _INVISIBLE, clean_text, strip_escapes
 from monitor.extract.urls import resolve_url, thread_url
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
@@ -182,3 +183,12 @@ def test_parsers_never_raise(text: str) -> None:
     # parse_text normalises once; on texts this short it reads what each parser reads
     assert (parsed.records, parsed.size_bytes, parsed.span) == (parse_records(text), size, span)
     assert (parsed.data_types, parsed.country) == (parse_data_types(text), country)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text(), st.integers(0, 40))
+def test_clean_text_ascii_shortcut_removes_what_the_full_cleaning_removes(
+    value: str, limit: int
+) -> None:
+    """An ASCII text left printable by collapsing whitespace skips the regexes."""
+    full = " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())
+    assert clean_text(value, limit) == full[:limit].rstrip()
