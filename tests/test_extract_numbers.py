@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract.numbers import number_value, parse_records, zh_numeral_value
+from monitor.extract import country, numbers, prices, size
+from monitor.extract.numbers import first_digit, number_value, parse_records, zh_numeral_value
 
 COUNTS = [
     # the brief's examples
@@ -202,3 +203,20 @@ def test_never_raises(text: str) -> None:
     if records is not None:
         assert 1 <= records.count <= 10**13
         assert records.raw
+
+
+@given(st.text(alphabet="19.,'+ kmb$xAZ()[]-٣", max_size=40))
+def test_number_patterns_found_from_the_first_digit_are_all_of_them(text: str) -> None:
+    """The parsers start their number scans at `first_digit`, and country codes at the
+    first two capitals (less one for a bracket): nothing matches before."""
+    low = text.lower()
+    for pattern in (numbers._CANDIDATE, numbers._ZH_CANDIDATE, prices._AMOUNT, size._SIZE):
+        every = [m.span() for m in pattern.finditer(low)]
+        assert [m.span() for m in pattern.finditer(low, first_digit(low))] == every
+    caps = country._CAPITALS.search(text)
+    tokens = [m.span() for m in country._TOKEN.finditer(text)]
+    if caps is None:
+        assert tokens == []
+    else:
+        start = max(0, caps.start() - 1)
+        assert [m.span() for m in country._TOKEN.finditer(text, start)] == tokens

@@ -144,6 +144,7 @@ _STEM_HEADS = frozenset(stem[:3] for stem in _STEMS)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _CJK_CODES = {t: code for code, terms in _NAMES.items() for t in terms.split("|") if _CJK.search(t)}
 _CJK_NAME = re.compile("|".join(sorted(_CJK_CODES, key=len, reverse=True)))
+_CAPITALS = re.compile("[A-Z][A-Z]")  # plain classes: scanned for without a match per position
 _TOKEN = re.compile(r"(?<![\w.])([\[(]?)([A-Z]{2,3})([\])]?)(?![\w.])")
 _FLAG = re.compile("([\U0001f1e6-\U0001f1ff])([\U0001f1e6-\U0001f1ff])")
 
@@ -165,7 +166,8 @@ def country_in(text: str) -> str | None:
         code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in match.groups())
         hits.append((match.start(), "GB" if code == "UK" else code))
     shouting: bool | None = None  # an all-capitals title; counted once a code is seen
-    for match in _TOKEN.finditer(text):
+    caps = _CAPITALS.search(text)  # a code's first two letters; its bracket may precede
+    for match in _TOKEN.finditer(text, max(0, caps.start() - 1)) if caps else ():
         opener, code, closer = match.groups()
         if code not in _CODES:
             continue

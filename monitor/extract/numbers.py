@@ -30,6 +30,7 @@ NUMBER = (
     r"|\d{1,3}(?:'\d{3}(?!\d)){1,5}(?:[.,]\d{1,12})?"
     r"|\d{1,15}(?:[.,]\d{1,12})?)"
 )
+_DIGIT = re.compile(r"\d")  # a plain class: re scans for it without trying a match per position
 _LETTER = r"0-9A-Za-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters, digits
 
 
@@ -40,6 +41,13 @@ def normalize(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())
+
+
+def first_digit(text: str) -> int:
+    """Where the first digit of `text` is (its length when it has none): no NUMBER
+    starts before it, so number patterns need not be tried there."""
+    match = _DIGIT.search(text)
+    return len(text) if match is None else match.start()
 
 
 def number_value(text: str, *, prefer_decimal: bool) -> float:
@@ -222,7 +230,7 @@ def records_in(text: str) -> Records | None:
     per: bool | None = None
     best: tuple[int, int, str] | None = None
     cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
-    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
+    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low, first_digit(low)):
         if nouns is None:
             nouns = [m.span() for m in _NOUN.finditer(low)]
         if per is None:

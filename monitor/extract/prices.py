@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from monitor.extract.numbers import NUMBER, alternation, normalize, number_value
+from monitor.extract.numbers import NUMBER, alternation, first_digit, normalize, number_value
 from monitor.models import Price
 
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "₽": "RUB", "₿": "BTC",
@@ -254,7 +254,7 @@ def _offers(low: str) -> list[_Offer]:
     previous_end = 0
     cjk = not low.isascii() and _CJK.search(low) is not None
     only = labelled = revenue = None  # whether `low` has such words; looked up once needed
-    for match in _AMOUNT.finditer(low):
+    for match in _AMOUNT.finditer(low, first_digit(low)):
         number, magnitude, symbol, code = match.groups()
         start, end = match.span()
         lower: _Offer | None = None
