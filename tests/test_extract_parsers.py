@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract import parse_text
+from monitor.extract import parse_text, urls
 from monitor.extract.country import parse_country
 from monitor.extract.datatypes import TYPES, parse_data_types
 from monitor.extract.dates import parse_posted
@@ -192,3 +192,21 @@ def test_clean_text_ascii_shortcut_removes_what_the_full_cleaning_removes(
     """An ASCII text left printable by collapsing whitespace skips the regexes."""
     full = " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())
     assert clean_text(value, limit) == full[:limit].rstrip()
+
+
+@given(
+    st.lists(st.sampled_from(["/threads/", "foo.1", "/", "unread", "ſ"])),
+    st.sampled_from(["/threads/", "/THREADS/", "/threadſ/", "/Threads/", "/x/"]),
+    st.sampled_from(["unread", "Latest/", "page-2", "POST-3", "x"]),
+    st.lists(st.sampled_from(["action=newpost", "VIEW=GetLastPost", "x=1", "view=K", ""])),
+)
+def test_thread_url_word_check_skips_only_what_the_patterns_would_not_match(
+    head: list[str], threads: str, tail: str, query: list[str]
+) -> None:
+    url = "http://x.onion" + "".join(head) + threads + "foo.1/" + tail
+    url += "?" + "&".join(query) if query else ""
+    path, _, params = url.partition("?")
+    if params and urls._READ_PARAM.search(params):
+        params = "&".join(p for p in params.split("&") if not urls._READ_PARAM.fullmatch(p))
+    path = urls._READ_SUFFIX.sub(r"\1", path)
+    assert thread_url(url) == path + ("?" + params if params else "")

@@ -56,7 +56,18 @@ _READ_SUFFIX = re.compile(r"(?i)(/threads/[^/?#]+/)(?:unread|latest|page-\d+|pos
 def thread_url(url: str) -> str:
     """`url` (absolute, canonical) without read-position parts."""
     path, _, query = url.partition("?")
-    if query and _READ_PARAM.search(query):
+    if query and _may_hold(query, ("action=", "view=")) and _READ_PARAM.search(query):
         query = "&".join(p for p in query.split("&") if not _READ_PARAM.fullmatch(p))
-    path = _READ_SUFFIX.sub(r"\1", path)
+    if _may_hold(path, ("/threads/",)):
+        path = _READ_SUFFIX.sub(r"\1", path)
     return path + ("?" + query if query else "")
+
+
+def _may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """False when `text` is ASCII and holds none of `words` (lower case) in any case:
+    then no case-insensitive pattern needing one of them can match (cheaper than
+    the search; outside ASCII, IGNORECASE knows more equivalents than lower())."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(word in low for word in words)
