@@ -210,3 +210,19 @@ def test_thread_url_word_check_skips_only_what_the_patterns_would_not_match(
         params = "&".join(p for p in params.split("&") if not urls._READ_PARAM.fullmatch(p))
     path = urls._READ_SUFFIX.sub(r"\1", path)
     assert thread_url(url) == path + ("?" + params if params else "")
+
+
+BASES = ["http://Forum.onion/forumdisplay.php?fid=7", "http://forum.onion", "https://f.onion/",
+         "http://f.onion/a/b/", "http://f.onion/a/../b/./c.php", "http://f.onion//a//b.php",
+         "http://f.onion/a;p/b.php;q?x#y", "http://User@F.onion:8080/d/", "http://[::1]/d/",
+         "http://f.onion:bad/", "ftp://f.onion/d/", "mailto:x@y", "", "f.onion/d/",
+         "http://f.onion/%7Ea/B.PHP"]  # fmt: skip
+
+
+@given(
+    st.sampled_from(BASES),
+    st.from_regex(urls._FILE_LINK, fullmatch=True)
+    | st.sampled_from(["t.php?sid=0123456789abcdef0123", "a.php?", "..", "a..b", "x"]),
+)
+def test_a_file_link_resolves_as_the_general_case_resolves_it(base: str, href: str) -> None:
+    assert resolve_url(href, base) == urls._resolve(href, base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 MAX_URL = 2048
@@ -15,10 +16,35 @@ _URL_EDGE = "".join(map(chr, range(0x21)))
 _SESSION_PARAM = re.compile(r"(?i)(?:sid|s|phpsessid|sessionid|session_id)=[0-9a-f]{16,64}")
 
 
+# A link to a file beside the page ("showthread.php?tid=5"): no "/", ":", "#", ";",
+# no dot segment, nothing to clean. urljoin puts it after the base's folder.
+_FILE_LINK = re.compile(r"[\w\-]+(?:\.[\w\-]+)*(?:\?[\w\-=&.%+]*)?", re.ASCII)
+
+
 def resolve_url(href: str, base: str) -> str | None:
     """Absolute http(s) form of `href` relative to `base`: host lower-cased, fragment
     and session parameters dropped; None for other schemes, unparsable or overlong
     links."""
+    if len(href) <= MAX_URL and _FILE_LINK.fullmatch(href):
+        folder = _folder(base)
+        if folder is not None:  # what the general case gives, without urljoin
+            path, _, query = href.partition("?")
+            query = _without_sessions(query)
+            url = folder + path + ("?" + query if query else "")
+            return url if len(url) <= MAX_URL else None
+    return _resolve(href, base)
+
+
+@lru_cache(maxsize=64)  # a page's links share its base
+def _folder(base: str) -> str | None:
+    """`_resolve` of a file name beside `base`, less the name ("http://host/dir/"),
+    else None."""
+    url = _resolve("x", base)
+    return url[:-1] if url is not None and url.endswith("/x") else None
+
+
+def _resolve(href: str, base: str) -> str | None:
+    """`resolve_url`, the general case."""
     href = _URL_JUNK.sub("", href).strip(_URL_EDGE)
     if not href or len(href) > MAX_URL:
         return None
@@ -30,12 +56,17 @@ def resolve_url(href: str, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not host:
         return None
-    query = parts.query
-    if query and _SESSION_PARAM.search(query):
-        query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
+    query = _without_sessions(parts.query)
     netloc = parts.netloc if "@" in parts.netloc else parts.netloc.lower()
     url = urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
     return url if len(url) <= MAX_URL else None
+
+
+def _without_sessions(query: str) -> str:
+    """`query` without session-id parameters."""
+    if query and _SESSION_PARAM.search(query):
+        query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
+    return query
 
 
 def same_host(url: str, other: str) -> bool:
