@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.extract import country, numbers, prices, size
-from monitor.extract.numbers import first_digit, number_value, parse_records, zh_numeral_value
+from monitor.extract.numbers import (
+    first_digit,
+    number_value,
+    parse_count,
+    parse_records,
+    zh_numeral_value,
+)
 
 COUNTS = [
     # the brief's examples
@@ -220,3 +226,10 @@ def test_number_patterns_found_from_the_first_digit_are_all_of_them(text: str) -
     else:
         start = max(0, caps.start() - 1)
         assert [m.span() for m in country._TOKEN.finditer(text, start)] == tokens
+
+
+@given(st.integers(0, 10**16).map(str) | st.text(alphabet="0123456789", max_size=16))
+def test_a_plain_counter_reads_as_the_counter_pattern_reads_it(text: str) -> None:
+    match = numbers._STAT.search(text)
+    count = round(float(match[1])) if match else None
+    assert parse_count(text) == (count if count is None or count <= 10**13 else None)

@@ -206,6 +206,8 @@ _STAT_MAGNITUDES = {"k": 1e3, "к": 1e3, "тыс": 1e3, "m": 1e6, "м": 1e6, "м
 def parse_count(text: str) -> int | None:
     """A reply or view counter as forums print it ("1,204", "12K", "1.2M", "1,2 тыс.",
     "17 Replies"); the first number in `text`, else None."""
+    if text.isdigit() and text.isascii() and len(text) <= 13:  # "1204": what _STAT reads
+        return int(text)
     match = _STAT.search(normalize(text[:100]).lower())
     if match is None:
         return None
