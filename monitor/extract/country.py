@@ -139,6 +139,7 @@ for _code, _terms in _NAMES.items():
             _PHRASES[_term] = _code
         else:
             _WORDS[_term] = _code
+_PHRASE_HEADS = frozenset(phrase.partition(" ")[0] for phrase in _PHRASES)
 _STEM_LENGTHS = sorted({len(stem) for stem in _STEMS}, reverse=True)
 _STEM_HEADS = frozenset(stem[:3] for stem in _STEMS)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
@@ -185,7 +186,11 @@ def _by_name(low: str) -> tuple[int, str] | None:
     previous: tuple[int, str] | None = None
     for match in _WORD.finditer(low):
         word = match[0]
-        if previous is not None and (code := _PHRASES.get(f"{previous[1]} {word}")):
+        if (
+            previous is not None
+            and previous[1] in _PHRASE_HEADS
+            and (code := _PHRASES.get(f"{previous[1]} {word}"))
+        ):
             return previous[0], code
         code = _WORDS.get(word)
         if code is None and word[:3] in _STEM_HEADS:
