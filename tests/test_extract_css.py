@@ -253,6 +253,7 @@ def test_urls_are_canonical() -> None:
         ("/coll/20240601080000mp_/https://Forum.ONION/t/2?sid=" + "0a" * 16 + "&x=1", PAGE,
          "https://forum.onion/t/2?x=1"),
         ("/web/20240601080000/http://forum.onion/t/9", ARCHIVED_PAGE, "http://forum.onion/t/9"),
+        ("showthread.php?tid=5", ARCHIVED_PAGE, "http://forum.onion/showthread.php?tid=5"),
         # another host inside stays where the link points: never a new host
         ("/web/20240601080000/http://evil.onion/t/1", PAGE,
          "http://forum.onion/web/20240601080000/http://evil.onion/t/1"),

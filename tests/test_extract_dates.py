@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.extract import dates, relative
 from monitor.extract.dates import parse_posted
 
 AT_1402 = datetime(2026, 6, 30, 14, 2, tzinfo=UTC)
@@ -70,3 +71,18 @@ def test_unparseable(text: str) -> None:
 def test_never_raises(text: str) -> None:
     parsed = parse_posted(text)
     assert parsed is None or parsed.tzinfo is UTC
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_every_date_pattern_match_holds_what_is_looked_for_first(data: st.DataObject) -> None:
+    """Absolute formats are tried only where four digits stand together (a year or an
+    epoch), "… ago" only where ago / назад / 前 occurs."""
+    for pattern in (dates._EPOCH, dates._ISO, dates._YMD, dates._NUMERIC,
+                    dates._MONTH_FIRST, dates._DAY_FIRST):  # fmt: skip
+        text = data.draw(st.from_regex(pattern))
+        if pattern.search(text):
+            assert dates._YEAR_DIGITS.search(text)
+    text = data.draw(st.from_regex(relative._AGO)).lower()
+    if relative._AGO.search(text):
+        assert relative._mentions_ago(text)

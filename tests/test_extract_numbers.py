@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract.numbers import number_value, parse_records, zh_numeral_value
+from monitor.extract import country, numbers, prices, size
+from monitor.extract.numbers import (
+    first_digit,
+    number_value,
+    parse_count,
+    parse_records,
+    zh_numeral_value,
+)
 
 COUNTS = [
     # the brief's examples
@@ -202,3 +209,27 @@ def test_never_raises(text: str) -> None:
     if records is not None:
         assert 1 <= records.count <= 10**13
         assert records.raw
+
+
+@given(st.text(alphabet="19.,'+ kmb$xAZ()[]-٣", max_size=40))
+def test_number_patterns_found_from_the_first_digit_are_all_of_them(text: str) -> None:
+    """The parsers start their number scans at `first_digit`, and country codes at the
+    first two capitals (less one for a bracket): nothing matches before."""
+    low = text.lower()
+    for pattern in (numbers._CANDIDATE, numbers._ZH_CANDIDATE, prices._AMOUNT, size._SIZE):
+        every = [m.span() for m in pattern.finditer(low)]
+        assert [m.span() for m in pattern.finditer(low, first_digit(low))] == every
+    caps = country._CAPITALS.search(text)
+    tokens = [m.span() for m in country._TOKEN.finditer(text)]
+    if caps is None:
+        assert tokens == []
+    else:
+        start = max(0, caps.start() - 1)
+        assert [m.span() for m in country._TOKEN.finditer(text, start)] == tokens
+
+
+@given(st.integers(0, 10**16).map(str) | st.text(alphabet="0123456789", max_size=16))
+def test_a_plain_counter_reads_as_the_counter_pattern_reads_it(text: str) -> None:
+    match = numbers._STAT.search(text)
+    count = round(float(match[1])) if match else None
+    assert parse_count(text) == (count if count is None or count <= 10**13 else None)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.extract import parse_text
+from monitor.extract import parse_text, urls
 from monitor.extract.country import parse_country
 from monitor.extract.datatypes import TYPES, parse_data_types
 from monitor.extract.dates import parse_posted
@@ -20,6 +20,7 @@ from monitor.extract.prices import CURRENCIES, parse_price, parse_prices, usd_es
 from monitor.extract.relative import parse_relative
 from monitor.extract.size import parse_size
 from monitor.extract.span import parse_span
+from monitor.extract.text import _INVISIBLE, clean_text, strip_escapes
 from monitor.extract.urls import resolve_url, thread_url
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
@@ -182,3 +183,46 @@ def test_parsers_never_raise(text: str) -> None:
     # parse_text normalises once; on texts this short it reads what each parser reads
     assert (parsed.records, parsed.size_bytes, parsed.span) == (parse_records(text), size, span)
     assert (parsed.data_types, parsed.country) == (parse_data_types(text), country)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text(), st.integers(0, 40))
+def test_clean_text_ascii_shortcut_removes_what_the_full_cleaning_removes(
+    value: str, limit: int
+) -> None:
+    """An ASCII text left printable by collapsing whitespace skips the regexes."""
+    full = " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())
+    assert clean_text(value, limit) == full[:limit].rstrip()
+
+
+@given(
+    st.lists(st.sampled_from(["/threads/", "foo.1", "/", "unread", "ſ"])),
+    st.sampled_from(["/threads/", "/THREADS/", "/threadſ/", "/Threads/", "/x/"]),
+    st.sampled_from(["unread", "Latest/", "page-2", "POST-3", "x"]),
+    st.lists(st.sampled_from(["action=newpost", "VIEW=GetLastPost", "x=1", "view=K", ""])),
+)
+def test_thread_url_word_check_skips_only_what_the_patterns_would_not_match(
+    head: list[str], threads: str, tail: str, query: list[str]
+) -> None:
+    url = "http://x.onion" + "".join(head) + threads + "foo.1/" + tail
+    url += "?" + "&".join(query) if query else ""
+    path, _, params = url.partition("?")
+    if params and urls._READ_PARAM.search(params):
+        params = "&".join(p for p in params.split("&") if not urls._READ_PARAM.fullmatch(p))
+    path = urls._READ_SUFFIX.sub(r"\1", path)
+    assert thread_url(url) == path + ("?" + params if params else "")
+
+
+BASES = ["http://Forum.onion/forumdisplay.php?fid=7", "http://forum.onion", "https://f.onion/",
+         "http://f.onion/a/b/", "http://f.onion/a/../b/./c.php", "http://f.onion//a//b.php",
+         "http://f.onion/a;p/b.php;q?x#y", "http://User@F.onion:8080/d/", "http://[::1]/d/",
+         "http://f.onion:bad/", "ftp://f.onion/d/", "mailto:x@y", "", "f.onion/d/",
+         "http://f.onion/%7Ea/B.PHP"]  # fmt: skip
+
+
+@given(
+    st.sampled_from(BASES),
+    st.from_regex(urls._FILE_LINK, fullmatch=True)
+    | st.sampled_from(["t.php?sid=0123456789abcdef0123", "a.php?", "..", "a..b", "x"]),
+)
+def test_a_file_link_resolves_as_the_general_case_resolves_it(base: str, href: str) -> None:
+    assert resolve_url(href, base) == urls._resolve(href, base)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.extract import prices
 from monitor.extract.prices import CURRENCIES, parse_price, parse_prices
 from monitor.models import Price
 
@@ -147,3 +148,17 @@ def test_never_raises(text: str) -> None:
         assert price.negotiable or price.amount is not None
         assert price.amount is None or 0 < price.amount < 1e12
         assert price.currency is None or price.currency in CURRENCIES
+
+
+@settings(max_examples=500)
+@given(st.data())
+def test_every_negotiable_or_free_marker_holds_one_of_the_words_looked_for_first(
+    data: st.DataObject,
+) -> None:
+    """_DEAL_WORDS and _FREE_WORDS let the parsers skip their regexes on a text that
+    holds none of the words: every match must hold one."""
+    for pattern, words in ((prices._NEGOTIABLE, prices._DEAL_WORDS),
+                           (prices._FREE, prices._FREE_WORDS)):  # fmt: skip
+        text = data.draw(st.from_regex(pattern)).lower()
+        for match in pattern.finditer(text):
+            assert any(word in match[0] for word in words), match[0]

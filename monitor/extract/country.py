@@ -139,11 +139,13 @@ for _code, _terms in _NAMES.items():
             _PHRASES[_term] = _code
         else:
             _WORDS[_term] = _code
+_PHRASE_HEADS = frozenset(phrase.partition(" ")[0] for phrase in _PHRASES)
 _STEM_LENGTHS = sorted({len(stem) for stem in _STEMS}, reverse=True)
 _STEM_HEADS = frozenset(stem[:3] for stem in _STEMS)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _CJK_CODES = {t: code for code, terms in _NAMES.items() for t in terms.split("|") if _CJK.search(t)}
 _CJK_NAME = re.compile("|".join(sorted(_CJK_CODES, key=len, reverse=True)))
+_CAPITALS = re.compile("[A-Z][A-Z]")  # plain classes: scanned for without a match per position
 _TOKEN = re.compile(r"(?<![\w.])([\[(]?)([A-Z]{2,3})([\])]?)(?![\w.])")
 _FLAG = re.compile("([\U0001f1e6-\U0001f1ff])([\U0001f1e6-\U0001f1ff])")
 
@@ -165,7 +167,8 @@ def country_in(text: str) -> str | None:
         code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in match.groups())
         hits.append((match.start(), "GB" if code == "UK" else code))
     shouting: bool | None = None  # an all-capitals title; counted once a code is seen
-    for match in _TOKEN.finditer(text):
+    caps = _CAPITALS.search(text)  # a code's first two letters; its bracket may precede
+    for match in _TOKEN.finditer(text, max(0, caps.start() - 1)) if caps else ():
         opener, code, closer = match.groups()
         if code not in _CODES:
             continue
@@ -183,7 +186,11 @@ def _by_name(low: str) -> tuple[int, str] | None:
     previous: tuple[int, str] | None = None
     for match in _WORD.finditer(low):
         word = match[0]
-        if previous is not None and (code := _PHRASES.get(f"{previous[1]} {word}")):
+        if (
+            previous is not None
+            and previous[1] in _PHRASE_HEADS
+            and (code := _PHRASES.get(f"{previous[1]} {word}"))
+        ):
             return previous[0], code
         code = _WORDS.get(word)
         if code is None and word[:3] in _STEM_HEADS:

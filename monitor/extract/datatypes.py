@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from monitor.extract.branches import labelled, split_alternatives
 from monitor.extract.numbers import normalize
 
 TYPES: tuple[str, ...] = (
@@ -28,7 +29,8 @@ TYPES: tuple[str, ...] = (
 _LEXICON: tuple[tuple[str, str], ...] = (
     (
         "names",
-        r"(?:full |first |last |real |sur)?names?|fio|фио|имена|имя|фамили\w*|姓名|名字|实名",
+        r"full names?|first names?|last names?|real names?|surnames?|names?|fio|фио|имена|имя"
+        r"|фамили\w*|姓名|名字|实名",
     ),
     (
         "emails",
@@ -40,7 +42,11 @@ _LEXICON: tuple[tuple[str, str], ...] = (
         r"phones?(?: numbers?)?|mobile(?: numbers?)?|cell(?: ?phones?)?|msisdn|tel"
         r"|телефон\w*|номер\w* телефон\w*|мобильн\w*|手机号?码?|电话(?:号码)?|联系方式",
     ),
-    ("addresses", r"(?:home |postal |physical |street )?address(?:es)?|адрес\w*|地址|住址"),
+    (
+        "addresses",
+        r"home address(?:es)?|postal address(?:es)?|physical address(?:es)?"
+        r"|street address(?:es)?|address(?:es)?|адрес\w*|地址|住址",
+    ),
     (
         "national_ids",
         r"ssns?|social security(?: numbers?)?|national ids?|id numbers?|id cards?"
@@ -116,20 +122,22 @@ _ORDER = {name: i for i, name in enumerate(TYPES)}
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 
 
-def _pattern(cjk: bool) -> re.Pattern[str]:
-    """Words (whole, the boundary checked once per position) or Chinese terms. A
-    lexicon entry's top-level alternatives are either all Chinese or contain none."""
-    groups = []
-    for name, terms in _LEXICON:
-        chosen = "|".join(t for t in terms.split("|") if bool(_CJK_CHAR.search(t)) == cjk)
-        if chosen:
-            groups.append(f"(?P<{name}>{chosen})")
-    body = "|".join(groups)
-    return re.compile(body if cjk else f"(?<![\\w@.-])(?:{body})(?![\\w@-])")
+def _pattern(cjk: bool) -> tuple[re.Pattern[str], tuple[str | None, ...]]:
+    """Words (whole, the boundary checked once per position) or Chinese terms, and
+    the type of each of the pattern's groups. A lexicon entry's top-level alternatives
+    are either all Chinese or contain none."""
+    terms = [
+        (name, term)
+        for name, entry in _LEXICON
+        for term in split_alternatives(entry)
+        if bool(_CJK_CHAR.search(term)) == cjk
+    ]
+    body, kinds = labelled(terms)
+    return re.compile(body if cjk else f"(?<![\\w@.-])(?:{body})(?![\\w@-])"), kinds
 
 
-_WORDS = _pattern(cjk=False)
-_CJK_TERMS = _pattern(cjk=True)
+_WORDS, _WORD_KINDS = _pattern(cjk=False)
+_CJK_TERMS, _CJK_KINDS = _pattern(cjk=True)
 
 
 def parse_data_types(text: str) -> tuple[str, ...]:
@@ -141,13 +149,14 @@ def data_types_in(text: str) -> tuple[str, ...]:
     """`parse_data_types` of a text already normalised by `normalize`."""
     low = text.lower()
     found: set[str] = set()
-    matches = list(_WORDS.finditer(low))
+    scans = [(_WORDS, _WORD_KINDS)]
     if _CJK_CHAR.search(low):
-        matches += _CJK_TERMS.finditer(low)
-    for match in matches:
-        kind = match.lastgroup
-        if kind is None:
-            continue
-        found.add(kind)
-        found.update(_IMPLIED.get(f"{kind}:{match[0]}", ()))
+        scans.append((_CJK_TERMS, _CJK_KINDS))
+    for pattern, kinds in scans:
+        for match in pattern.finditer(low):
+            kind = kinds[match.lastindex or 0]
+            if kind is None:
+                continue
+            found.add(kind)
+            found.update(_IMPLIED.get(f"{kind}:{match[0]}", ()))
     return tuple(sorted(found, key=_ORDER.__getitem__))

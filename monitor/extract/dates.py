@@ -47,6 +47,7 @@ _MONTH_FIRST = re.compile(
 _DAY_FIRST = re.compile(
     r"(?<!\d)(\d{1,2})\s+" + _MONTH + r",?\s+(\d{4})(?:\s*г\.?)?(?!\d)" + _TIME, re.IGNORECASE
 )
+_YEAR_DIGITS = re.compile(r"\d\d\d\d")  # four plain classes: re scans for the first
 _EPOCH = re.compile(r"\s*(\d{9,10})\s*")
 _EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01
 
@@ -72,6 +73,8 @@ def parse_relative_posted(text: str, now: datetime, tz: tzinfo | None = None) ->
 
 def _absolute(text: str, tz: tzinfo) -> datetime | None:
     """The absolute date in `text` (naive parts read in `tz`), else None."""
+    if not _YEAR_DIGITS.search(text):  # every absolute format has a year (or an epoch)
+        return None
     if match := _EPOCH.fullmatch(text):
         seconds = int(match[1])
         if _EPOCH_MIN <= seconds < _EPOCH_MAX:

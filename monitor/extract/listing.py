@@ -171,6 +171,9 @@ def _count(text: str) -> int | None:
 
 
 def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    """Both data-type tuples as one, in canonical order (parse_text's already are)."""
+    if not second:
+        return first
     found = set(first) | set(second)
     return tuple(t for t in TYPES if t in found)
 

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from monitor.extract.branches import grouped, split_alternatives
 from monitor.extract.text import strip_escapes
 from monitor.models import Records
 
@@ -29,6 +30,7 @@ NUMBER = (
     r"|\d{1,3}(?:'\d{3}(?!\d)){1,5}(?:[.,]\d{1,12})?"
     r"|\d{1,15}(?:[.,]\d{1,12})?)"
 )
+_DIGIT = re.compile(r"\d")  # a plain class: re scans for it without trying a match per position
 _LETTER = r"0-9A-Za-z\u00c0-\u024f\u0400-\u04ff"  # Latin and Cyrillic letters, digits
 
 
@@ -39,6 +41,13 @@ def normalize(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())
+
+
+def first_digit(text: str) -> int:
+    """Where the first digit of `text` is (its length when it has none): no NUMBER
+    starts before it, so number patterns need not be tried there."""
+    match = _DIGIT.search(text)
+    return len(text) if match is None else match.start()
 
 
 def number_value(text: str, *, prefer_decimal: bool) -> float:
@@ -61,8 +70,9 @@ def number_value(text: str, *, prefer_decimal: bool) -> float:
 
 
 def alternation(words: Iterable[str]) -> str:
-    """A regex alternation of `words`, longest first so that "kk" wins over "k"."""
-    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    """A regex alternation of `words`, longest first so that "kk" wins over "k"
+    (grouped by first character, see branches.py)."""
+    return grouped(sorted(map(re.escape, words), key=len, reverse=True))
 
 
 # --- vocabulary -------------------------------------------------------------------
@@ -111,7 +121,9 @@ _CANDIDATE, _ZH_CANDIDATE = (
     )
     for magnitudes in (_MAGNITUDE, f"{_MAGNITUDE}|{alternation(_ZH_SLANG)}")
 )
-_NOUN = re.compile(rf"\b(?:{_NOUNS})\b|(?:{_ZH_NOUNS})")
+_NOUN = re.compile(
+    rf"\b(?:{grouped(split_alternatives(_NOUNS))})\b|{grouped(split_alternatives(_ZH_NOUNS))}"
+)
 _GLUE_AFTER = re.compile(rf"\.? ?\+? ?(?:[-–—:(] ?)?(?:(?:[^\W\d_]+\.? ){{0,2}}|[{_CJK}]{{0,6}})")
 _GLUE_RIGHT_AFTER = re.compile(r"\.? ?")
 _GLUE_BEFORE = re.compile(
@@ -194,6 +206,8 @@ _STAT_MAGNITUDES = {"k": 1e3, "к": 1e3, "тыс": 1e3, "m": 1e6, "м": 1e6, "м
 def parse_count(text: str) -> int | None:
     """A reply or view counter as forums print it ("1,204", "12K", "1.2M", "1,2 тыс.",
     "17 Replies"); the first number in `text`, else None."""
+    if text.isdigit() and text.isascii() and len(text) <= 13:  # "1204": what _STAT reads
+        return int(text)
     match = _STAT.search(normalize(text[:100]).lower())
     if match is None:
         return None
@@ -218,7 +232,7 @@ def records_in(text: str) -> Records | None:
     per: bool | None = None
     best: tuple[int, int, str] | None = None
     cjk = not low.isascii() and _CJK_CHAR.search(low) is not None
-    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low):
+    for match in (_ZH_CANDIDATE if cjk else _CANDIDATE).finditer(low, first_digit(low)):
         if nouns is None:
             nouns = [m.span() for m in _NOUN.finditer(low)]
         if per is None:

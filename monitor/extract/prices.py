@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from monitor.extract.numbers import NUMBER, alternation, normalize, number_value
+from monitor.extract.numbers import NUMBER, alternation, first_digit, normalize, number_value
 from monitor.models import Price
 
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "₽": "RUB", "₿": "BTC",
@@ -109,10 +109,15 @@ _NEGOTIABLE = re.compile(
     r"|(?:цена )?в (?:лс|пм|личку|личных сообщениях)|цена в пм|пм|лс)\b"
     r"|(?<!不)议价|面议|私聊|(?<!不)可议|价格另议|详谈"
 )
+# Every _NEGOTIABLE match holds one of these: looking for them first is cheaper than
+# the regex, and most texts hold none.
+_DEAL_WORDS = ("negotiable", "obo", "offer", "pric", "details", "m me", "договор", "торг",
+               "по запросу", "лс", "пм", "лич", "议", "私聊", "详谈")  # fmt: skip
 _FREE = re.compile(
     r"\b(?:free(?! (?:fire|shipping|trial|delivery|vpn|space|text))|for free|gratis)\b"
     r"|бесплатн\w*|халяв\w*|даром|免费|白嫖"
 )
+_FREE_WORDS = ("free", "gratis", "бесплатн", "халяв", "даром", "免费", "白嫖")  # as _DEAL_WORDS
 _JOIN_GAP = 40  # price texts closer than this belong to one offer ("10 BTC or $200k")
 _MAX_AMOUNT = 1e12
 _START, _PLAIN, _STEP, _BLITZ, _OLD = "start", "plain", "step", "blitz", "old"
@@ -143,7 +148,7 @@ def parse_negotiable(text: str) -> Price | None:
 def negotiable_in(text: str) -> Price | None:
     """`parse_negotiable` of a text already normalised by `normalize`."""
     text, low = _cased(text)
-    deals = [m.span() for m in _NEGOTIABLE.finditer(low)]
+    deals = _deals(low)
     if not deals:
         return None
     start, end = _cluster(deals, deals[0])
@@ -163,7 +168,7 @@ def prices_in(text: str, rates: Mapping[str, float] | None = None) -> tuple[Pric
     chosen = _choose(offers)
     if chosen is None:
         return ()
-    deals = [m.span() for m in _NEGOTIABLE.finditer(low)]
+    deals = _deals(low)
     start, end = _cluster(sorted([(o.start, o.end) for o in offers] + deals), chosen[:2])
     if text.count("(", start, end) > text.count(")", start, end) and text[end : end + 1] == ")":
         end += 1  # "10 BTC (~$200k)"
@@ -208,7 +213,8 @@ def is_free(text: str) -> bool:
 
 def free_in(text: str) -> bool:
     """`is_free` of a text already normalised by `normalize`."""
-    return _FREE.search(text.lower()) is not None
+    low = text.lower()
+    return _mentions(low, _FREE_WORDS) and _FREE.search(low) is not None
 
 
 def is_negotiable(text: str) -> bool:
@@ -248,7 +254,7 @@ def _offers(low: str) -> list[_Offer]:
     previous_end = 0
     cjk = not low.isascii() and _CJK.search(low) is not None
     only = labelled = revenue = None  # whether `low` has such words; looked up once needed
-    for match in _AMOUNT.finditer(low):
+    for match in _AMOUNT.finditer(low, first_digit(low)):
         number, magnitude, symbol, code = match.groups()
         start, end = match.span()
         lower: _Offer | None = None
@@ -322,6 +328,13 @@ def _offers(low: str) -> list[_Offer]:
         offers.append(_Offer(start, end, value, currency, kind))
         previous_end = end
     return offers
+
+
+def _deals(low: str) -> list[tuple[int, int]]:
+    """The spans of the negotiable markers in `low`."""
+    if not _mentions(low, _DEAL_WORDS):
+        return []
+    return [m.span() for m in _NEGOTIABLE.finditer(low)]
 
 
 def _mentions(low: str, words: tuple[str, ...]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.extract.numbers import NUMBER, normalize, number_value
+from monitor.extract.numbers import NUMBER, first_digit, normalize, number_value
 
 _POWERS = {"": 0, "k": 1, "к": 1, "m": 2, "м": 2, "g": 3, "г": 3, "t": 4, "т": 4, "p": 5}
 _SIZE = re.compile(
@@ -38,7 +38,7 @@ def size_in(text: str) -> int | None:
     """`parse_size` of a text already normalised by `normalize`."""
     low = text.lower()
     best: int | None = None
-    for match in _SIZE.finditer(low):
+    for match in _SIZE.finditer(low, first_digit(low)):
         number, prefix, word, slang, plain, bare = match.groups()
         decimal = "." in number or "," in number
         value = number_value(number, prefer_decimal=True)

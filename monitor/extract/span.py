@@ -27,6 +27,8 @@ def parse_span(text: str) -> tuple[int, int] | None:
 def span_in(text: str) -> tuple[int, int] | None:
     """`parse_span` of a text already normalised by `normalize`."""
     low = text.lower()
+    if "19" not in low and "20" not in low:  # no year, no span
+        return None
     for match in _SPAN.finditer(low):
         first, last = int(match[1]), int(match[2])
         if first <= last:

@@ -28,7 +28,17 @@ def strip_escapes(value: str) -> str:
 def clean_text(value: str, limit: int) -> str:
     """Return `value` without invisible/control characters, with every whitespace run
     collapsed to one space, stripped, and cut to at most `limit` characters."""
-    text = " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())
+    text = _visible(value)
     if len(text) > limit:
         text = text[:limit].rstrip()
     return text
+
+
+def _visible(value: str) -> str:
+    """`value` without invisible characters and escape sequences, every whitespace run
+    collapsed to one space, stripped."""
+    if value.isascii():
+        text = " ".join(value.split())
+        if text.isprintable():  # no control character left: nothing to remove
+            return text
+    return " ".join(_INVISIBLE.sub("", strip_escapes(value)).split())

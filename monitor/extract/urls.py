@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 MAX_URL = 2048
@@ -29,6 +30,11 @@ def unarchived(url: str) -> str:
     return f"{found[1].lower()}://{found[2]}" if found else url
 
 
+# A link to a file beside the page ("showthread.php?tid=5"): no "/", ":", "#", ";",
+# no dot segment, nothing to clean. urljoin puts it after the base's folder.
+_FILE_LINK = re.compile(r"[\w\-]+(?:\.[\w\-]+)*(?:\?[\w\-=&.%+]*)?", re.ASCII)
+
+
 def resolve_url(href: str, base: str) -> str | None:
     """Absolute http(s) form of `href` relative to `base`: host lower-cased, fragment
     and session parameters dropped; None for other schemes, unparsable or overlong
@@ -36,6 +42,26 @@ def resolve_url(href: str, base: str) -> str | None:
     that names the host of `base` (or of the original page `base` stands for): a saved
     capture then gives the links, and so the ids, a live crawl would, and a link can
     never be turned into one to another host."""
+    if len(href) <= MAX_URL and _FILE_LINK.fullmatch(href):
+        folder = _folder(base)
+        if folder is not None:  # what the general case gives, without urljoin
+            path, _, query = href.partition("?")
+            query = _without_sessions(query)
+            url = folder + path + ("?" + query if query else "")
+            return url if len(url) <= MAX_URL else None
+    return _resolve(href, base)
+
+
+@lru_cache(maxsize=64)  # a page's links share its base
+def _folder(base: str) -> str | None:
+    """`_resolve` of a file name beside `base`, less the name ("http://host/dir/"),
+    else None."""
+    url = _resolve("x", base)
+    return url[:-1] if url is not None and url.endswith("/x") else None
+
+
+def _resolve(href: str, base: str) -> str | None:
+    """`resolve_url`, the general case."""
     href = _URL_JUNK.sub("", href).strip(_URL_EDGE)
     if not href or len(href) > MAX_URL:
         return None
@@ -47,9 +73,7 @@ def resolve_url(href: str, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not host:
         return None
-    query = parts.query
-    if query and _SESSION_PARAM.search(query):
-        query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
+    query = _without_sessions(parts.query)
     netloc = parts.netloc if "@" in parts.netloc else parts.netloc.lower()
     url = urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
     if len(url) > MAX_URL:
@@ -58,6 +82,13 @@ def resolve_url(href: str, base: str) -> str | None:
     if inner is not url and same_host(inner, unarchived(base)):
         return resolve_url(inner, inner)  # strictly shorter: the recursion ends
     return url
+
+
+def _without_sessions(query: str) -> str:
+    """`query` without session-id parameters."""
+    if query and _SESSION_PARAM.search(query):
+        query = "&".join(p for p in query.split("&") if not _SESSION_PARAM.fullmatch(p))
+    return query
 
 
 def same_host(url: str, other: str) -> bool:
@@ -78,7 +109,18 @@ _READ_SUFFIX = re.compile(r"(?i)(/threads/[^/?#]+/)(?:unread|latest|page-\d+|pos
 def thread_url(url: str) -> str:
     """`url` (absolute, canonical) without read-position parts."""
     path, _, query = url.partition("?")
-    if query and _READ_PARAM.search(query):
+    if query and _may_hold(query, ("action=", "view=")) and _READ_PARAM.search(query):
         query = "&".join(p for p in query.split("&") if not _READ_PARAM.fullmatch(p))
-    path = _READ_SUFFIX.sub(r"\1", path)
+    if _may_hold(path, ("/threads/",)):
+        path = _READ_SUFFIX.sub(r"\1", path)
     return path + ("?" + query if query else "")
+
+
+def _may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """False when `text` is ASCII and holds none of `words` (lower case) in any case:
+    then no case-insensitive pattern needing one of them can match (cheaper than
+    the search; outside ASCII, IGNORECASE knows more equivalents than lower())."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(word in low for word in words)
