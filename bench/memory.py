@@ -123,12 +123,14 @@ async def in_process(cycles: int, story_every: int, tmp: Path) -> list[tuple[int
 
 def summarise(label: str, samples: list[tuple[int, float]], cycles: int) -> None:
     early = cycles // 10
+    start = next(rss for done, rss in samples if done >= 1)
     first = next(rss for done, rss in samples if done >= early)
     last = samples[-1][1]
     peak = max(rss for done, rss in samples if done >= early)
     growth = 100 * (last - first) / first
     print(
-        f"\n{label}: RSS at cycle {early} {first:.1f} MB, at cycle {samples[-1][0]} {last:.1f} MB"
+        f"\n{label}: RSS after cycle 1 {start:.1f} MB, at cycle {early} {first:.1f} MB,"
+        f" at cycle {samples[-1][0]} {last:.1f} MB"
     )
     emit(Result("memory", f"{label}: steady-state RSS (peak after cycle {early})", peak, "MB", 80))
     emit(Result("memory", f"{label}: RSS growth cycle {early}->{cycles}", growth, "%", 5))

@@ -7,8 +7,9 @@ them: SIGTERM/SIGINT stop scheduling, let in-flight crawls finish within a grace
 period (a crawl's database writes are one transaction, so a cancelled crawl
 leaves nothing half-written), flush the dispatcher and return 0; a second signal
 exits at once. SIGHUP reloads the config: jobs are added, removed or changed to
-match; an invalid config is logged and the old one keeps running. systemd hears
-READY, STATUS and WATCHDOG through sd_notify.
+match; an invalid config is logged and the old one keeps running. The config is
+validated in a child process (`config_child`), so pydantic never loads here.
+systemd hears READY, STATUS and WATCHDOG through sd_notify.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import sdnotify
 from monitor.backlogs import restore_backlogs, revisit_backlogs
-from monitor.config import load_config
+from monitor.config_child import load_config_isolated
 from monitor.errors import ConfigError, LeakmonError
 from monitor.extract import ENGINES
 from monitor.health import Health, assess, prometheus
@@ -85,7 +86,7 @@ class Daemon:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def __post_init__(self) -> None:
-        self.config = load_config(self.config_path, engines=ENGINES)
+        self.config = load_config_isolated(self.config_path, engines=ENGINES)
         self.engines = build_engines(self.config.sources, self.config.rates)
         self.inflight: set[asyncio.Task[Any]] = set()
         self.last: dict[str, str] = {}
@@ -266,7 +267,7 @@ class Daemon:
     def reload(self) -> bool:
         """Re-read the config; on error keep the old one. True when applied."""
         try:
-            config = load_config(self.config_path, engines=ENGINES)
+            config = load_config_isolated(self.config_path, engines=ENGINES)
             engines = build_engines(config.sources, config.rates)
         except ConfigError as exc:
             for problem in exc.problems:
