@@ -4,21 +4,18 @@ import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.errors import NotifyError
 from monitor.models import Alert, NotifyTarget
-from monitor.notify.console import prints_alone, register_console
+from monitor.notify.console import register_console
 from monitor.notify.render import render
 from monitor.notify.send import AppriseSender, redact, secret_parts
 
@@ -110,47 +107,6 @@ def test_console_target_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> 
         "  Records: 1,000,000,000\n"
         "  Price: 10 BTC\n"
     )
-
-
-def test_console_target_prints_without_importing_apprise() -> None:
-    code = (
-        "import sys\n"
-        "from test_notify_send import alert\n"
-        "from monitor.models import NotifyTarget\n"
-        "from monitor.notify.send import AppriseSender\n"
-        "for fmt in ('text', 'markdown', 'slack'):\n"
-        "    AppriseSender().send(NotifyTarget('console', 'console://', fmt), alert())\n"
-        "print('apprise' in sys.modules)\n"
-    )
-    tests = Path(__file__).parent
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=tests, capture_output=True, text=True, check=True
-    )
-    assert run.stdout.count("ALERT ") == 3
-    assert run.stdout.splitlines()[-1] == "False"
-
-
-@pytest.mark.parametrize(
-    ("url", "fmt", "alone"),
-    [
-        ("console://", "text", True),
-        (" CONSOLE:// ", "markdown", True),
-        ("console://", "html", False),  # apprise converts HTML to text for the plugin
-        ("console://, json://127.0.0.1:9/", "text", False),
-        ("json://127.0.0.1:9/", "text", False),
-    ],
-)
-def test_prints_alone_only_where_apprise_would_print_the_same(
-    url: str, fmt: str, alone: bool
-) -> None:
-    assert prints_alone(url, fmt) is alone
-
-
-def test_html_console_target_still_goes_through_apprise(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    AppriseSender().send(NotifyTarget("console", "console://", "html"), alert())
-    assert capsys.readouterr().out.splitlines()[1] == "  Seller: ChinaDan"
 
 
 def test_register_console_is_idempotent(

@@ -1,8 +1,7 @@
 """The apprise adapter: deliver one rendered alert to one configured target.
 
-apprise is imported lazily (importing it and loading the first URL cost ~250 ms
-and ~17 MB), and one `apprise.Apprise` per target name is kept; a plain
-``console://`` target is printed without it (`console.prints_alone`). A target's URL holds secrets:
+apprise is imported lazily (importing it and loading the first URL cost ~250 ms),
+and one `apprise.Apprise` per target name is kept. A target's URL holds secrets:
 it never appears in a NotifyError, and while apprise loads or uses it, apprise's
 own log records are redacted (apprise logs a URL it cannot parse verbatim).
 """
@@ -19,7 +18,7 @@ from urllib.parse import unquote
 
 from monitor.errors import NotifyError
 from monitor.models import Alert, NotifyTarget
-from monitor.notify.console import print_alert, prints_alone, register_console
+from monitor.notify.console import register_console
 from monitor.notify.render import one_line, render
 
 _NOTIFY_TYPES = {"critical": "failure", "high": "warning"}  # anything else: info
@@ -153,14 +152,6 @@ class AppriseSender:
         """Deliver `alert` to `target`; NotifyError (naming the target, never its URL)
         unless apprise reports success for every service of the URL."""
         title, body, body_format = render(alert, target.format, defang_links=target.defang)
-        if prints_alone(target.url, body_format):
-            try:
-                print_alert(body, title)
-            except (OSError, ValueError) as exc:  # stdout closed or gone
-                raise NotifyError(
-                    f"target {target.name!r}: not delivered: console ({type(exc).__name__})"
-                ) from None
-            return
         client = self._client(target)
         notify_type = _NOTIFY_TYPES.get(alert.severity.lower(), "info")
         with _redacted_apprise_logs(target.url), _through(target.proxy):
