@@ -22,12 +22,16 @@ from monitor.errors import ConfigError
 from monitor.models import Config
 
 _INVALID = 2  # the child's exit code for a ConfigError (problems as JSON on stdout)
+_TIMEOUT = 60.0  # seconds; a child that hangs (a stuck file system) must not hang the daemon
 
 
 def load_config_isolated(path: Path, engines: Collection[str] = ("css",)) -> Config:
     """`config.load_config(path, engines=engines)`, without importing pydantic here."""
     argv = [sys.executable, "-m", "monitor.config_child", str(path), *engines]
-    run = subprocess.run(argv, capture_output=True, check=False)
+    try:
+        run = subprocess.run(argv, capture_output=True, check=False, timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{path}: config check took more than {_TIMEOUT:g}s") from None
     if run.returncode == 0:
         config = pickle.loads(run.stdout)
         assert isinstance(config, Config)
