@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -268,6 +269,36 @@ def test_web_archive_links_resolve_to_the_original_on_the_same_host(
     href: str, base: str, url: str
 ) -> None:
     assert resolve_url(href, base) == url
+
+
+HOSTS = st.sampled_from(["forum.onion", "evil.onion", "web.archive.org", "Forum.ONION"])
+
+
+@settings(max_examples=1000)
+@given(
+    outer=st.sampled_from(
+        ["", "https://web.archive.org", "http://forum.onion", "http://evil.onion"]
+    ),
+    collection=st.sampled_from(["/web", "/coll/sub", ""]),
+    stamp=st.sampled_from(["20240601080000", "20240601080000id_", "2024", "12345678"]),
+    scheme=st.sampled_from(["http://", "https://", "http:/"]),
+    inner=HOSTS,
+    path=st.sampled_from(
+        ["/t/1", "/showthread.php?tid=5", "/", "/web/20240101000000/http://evil.onion/x"]
+    ),
+    base=st.sampled_from([PAGE, ARCHIVED_PAGE, "http://evil.onion/list"]),
+)
+def test_unwrapping_archive_links_never_moves_a_link_to_another_host(
+    outer: str, collection: str, stamp: str, scheme: str, inner: str, path: str, base: str
+) -> None:
+    """Whatever the archive form, the result is the link taken literally, or a link on
+    the host of the page (or of the page the archived base stands for)."""
+    href = f"{outer}{collection}/{stamp}/{scheme}{inner}{path}"
+    got = resolve_url(href, base)
+    literal = urlsplit(urljoin(base, href)).hostname
+    page_hosts = {urlsplit(base).hostname, "forum.onion" if base == ARCHIVED_PAGE else None}
+    assert got is not None
+    assert urlsplit(got).hostname in {literal, *page_hosts}
 
 
 def test_base_href_is_honoured_on_the_same_host_only() -> None:

@@ -80,7 +80,7 @@ def _resolve(href: str, base: str) -> str | None:
         return None
     inner = unarchived(url)
     if inner is not url and same_host(inner, unarchived(base)):
-        return resolve_url(inner, inner)  # strictly shorter: the recursion ends
+        return resolve_url(inner, base)  # strictly shorter: the recursion ends
     return url
 
 
