@@ -164,7 +164,10 @@ class Store(OutboxStore):
         for move in moves:
             log.warning(
                 "source %s moved from %s to %s: %d listing urls moved to the new address",
-                *(move.source, move.before, move.after, move.listings),
+                move.source,
+                move.before,
+                move.after,
+                move.listings,
             )
         return tuple(moves)
 
