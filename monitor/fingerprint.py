@@ -36,14 +36,25 @@ _SPLIT = re.compile(r"[\W_]+")
 _NUMBERISH = re.compile(r"\d+(?:k|kk|m|mm|mil|mln|b|bn|btc|xmr|eth|usdt|usd|eur)?")
 
 
+# An ASCII title's words, as `_SPLIT` finds them in its casefolded NFKC form (which,
+# for ASCII, is the title lower-cased): letters lower-cased, digits kept, every
+# other byte a space. A C-level table, 4x faster than the regex on a short title.
+_ASCII_WORDS = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256)
+)
+
+
 @lru_cache(maxsize=16_384)  # one crawl asks for a new title's words 3 times
 def title_tokens(title: str) -> frozenset[str]:
     """The dataset-describing words of a title: NFKC, casefolded, without
     punctuation, stopwords, numbers or price tokens."""
-    text = unicodedata.normalize("NFKC", title).casefold()
+    if title.isascii():
+        words = title.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    else:
+        words = _SPLIT.split(unicodedata.normalize("NFKC", title).casefold())
     return frozenset(
         token
-        for token in _SPLIT.split(text)
+        for token in words
         if token
         and token not in STOPWORDS
         # every number-ish token starts with a digit (`\d` is a subset of isdigit)

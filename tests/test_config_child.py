@@ -3,6 +3,7 @@ and neither pydantic nor apprise in the daemon's own interpreter."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import config_child
 from monitor.config import load_config
 from monitor.config_child import load_config_isolated
 from monitor.errors import ConfigError
@@ -53,3 +55,15 @@ def test_daemon_start_imports_neither_pydantic_nor_apprise() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_a_child_that_hangs_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config read that never returns (here a FIFO nobody writes to, as a stuck
+    file system would) ends in a ConfigError after the timeout, not a hung daemon."""
+    fifo = tmp_path / "sources.toml"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(config_child, "_TIMEOUT", 1.0)
+    with pytest.raises(ConfigError, match=r"config check took more than 1s"):
+        load_config_isolated(fifo)

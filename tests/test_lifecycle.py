@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor import fingerprint as fingerprint_module
 from monitor.lifecycle import (
     absence_mode,
     diff_crawl,
@@ -515,6 +517,34 @@ def test_default_event_ids_are_unique_hex_in_time_order() -> None:
 )
 def test_title_tokens(title: str, tokens: set[str]) -> None:
     assert title_tokens(title) == tokens
+
+
+@settings(max_examples=400)
+@given(st.text(st.characters(max_codepoint=127), max_size=60))
+def test_title_tokens_of_ascii_titles_are_the_regex_split_of_their_folded_form(
+    title: str,
+) -> None:
+    """The byte-table path for ASCII titles finds exactly the words the general
+    path (`_SPLIT` over the NFKC casefolded title) finds."""
+    words = fingerprint_module._SPLIT.split(unicodedata.normalize("NFKC", title).casefold())
+    expected = {
+        w
+        for w in words
+        if w
+        and w not in fingerprint_module.STOPWORDS
+        and not (w[0].isdigit() and fingerprint_module._NUMBERISH.fullmatch(w))
+    }
+    assert title_tokens(title) == expected
+
+
+def test_fingerprints_stay_what_stored_databases_hold() -> None:
+    """A stored listing's fingerprint is compared with new ones: its value for a
+    given title and count must never change (both paths of `title_tokens`)."""
+    ascii_title = listing("1", "[SELLING] Shanghai Police DB_2022 -- 1B records")
+    ascii_title = replace(ascii_title, records=Records(1_000_000_000, "1B"))
+    assert fingerprint(ascii_title) == "7c241e75a9219869"
+    wide_title = listing("2", "WTS: ＡＣＭＥ Corp. full dump", records=None)
+    assert fingerprint(wide_title) == "7f3e655c8fa5906a"
 
 
 def test_fingerprint_ignores_word_order_and_offer_words_but_not_size() -> None:
