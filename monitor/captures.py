@@ -36,7 +36,7 @@ Extensions: html, htm, json. Hidden entries (``.name``) are ignored; anything el
 is an error, so that a misnamed file never silently becomes a missing page.
 
 `scan` reads directory listings only (file contents are read when served); the
-name parsers are pure.
+name parsers are pure. `scan_warc` reads a WARC file instead (`monitor.warc`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from monitor.errors import ConfigError
+from monitor.extract.urls import resolve_url, same_host
+from monitor.warc import WarcResponse, read_warc
 
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T_-]?(\d{2})(\d{2})(\d{2})?Z?$")
 _EPOCH = re.compile(r"^(\d{9,11})(?:\.(\d+))?$")
@@ -62,21 +64,26 @@ _MAX_PROBLEMS = 10  # names reported in one error
 
 
 class SavedFile(NamedTuple):
-    """One saved response: where it is and the HTTP status it came with."""
+    """One saved response: where it is and the HTTP status it came with; a response
+    read from a WARC file carries its body and content type (`path` is the file)."""
 
     path: Path
     status: int = 200
+    data: bytes | None = None
+    content_type: str = ""
 
 
 @dataclass(frozen=True)
 class Capture:
     """One listing capture: its time, its pages by number and the thread pages
-    (by quoted external id, each with the time it was saved) that serve it."""
+    (by quoted external id, each with the time it was saved) that serve it; or, read
+    from a WARC file, every response by canonical URL (`urls`, with its time)."""
 
     at: datetime
     name: str
     pages: dict[int, SavedFile] = field(default_factory=dict)
     threads: dict[str, tuple[datetime, SavedFile]] = field(default_factory=dict)
+    urls: dict[str, tuple[datetime, SavedFile]] = field(default_factory=dict)
 
 
 def parse_time(text: str) -> datetime | None:
@@ -244,3 +251,59 @@ def scan(directory: Path) -> list[Capture]:
         tail = f" (and {more} more)" if more else ""
         raise ConfigError(f"capture directory {directory}: {'; '.join(shown)}{tail}")
     return captures
+
+
+_MAX_REDIRECTS = 5
+
+
+def is_warc(path: Path) -> bool:
+    """True when `path` names a WARC file (``.warc`` or ``.warc.gz``)."""
+    return path.name.lower().endswith((".warc", ".warc.gz"))
+
+
+def scan_warc(path: Path, source_url: str) -> list[Capture]:
+    """The captures of a WARC file, oldest first: each response for `source_url`
+    starts one at its WARC-Date, and every later response, up to the next one,
+    belongs to it (the first response of a URL wins). Responses before the first
+    capture belong to none. A redirect is followed within its capture, on the
+    source's host; one whose target the capture lacks is left out (a failed fetch).
+
+    Raises ConfigError when the file is unreadable or holds no response for
+    `source_url`."""
+    start = resolve_url(source_url, source_url)
+    groups: list[tuple[datetime, dict[str, WarcResponse]]] = []
+    responses = read_warc(path)
+    for response in sorted(responses, key=lambda r: r.at):  # stable: file order in a tie
+        url = resolve_url(response.url, response.url)
+        if url is None:
+            continue
+        if url == start and (not groups or response.at > groups[-1][0]):
+            groups.append((response.at, {}))
+        if groups:
+            groups[-1][1].setdefault(url, response)
+    if not groups:
+        seen = ", ".join(sorted({r.url for r in responses})[:3]) or "no responses"
+        raise ConfigError(f"WARC file {path}: no response for the source URL {source_url} ({seen})")
+    return [Capture(at, _warc_name(at), urls=_followed(path, group)) for at, group in groups]
+
+
+def _warc_name(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S.%fZ" if at.microsecond else "%Y%m%dT%H%M%SZ")
+
+
+def _followed(path: Path, group: dict[str, WarcResponse]) -> dict[str, tuple[datetime, SavedFile]]:
+    """`group` as saved files, each redirect replaced by the response it leads to."""
+    out: dict[str, tuple[datetime, SavedFile]] = {}
+    for url, response in group.items():
+        final: WarcResponse | None = response
+        for _ in range(_MAX_REDIRECTS):
+            if final is None or not 300 <= final.status < 400:
+                break
+            location = final.headers.get("location", "")
+            target = resolve_url(location, final.url) if location else None
+            ok = target is not None and same_host(target, url)
+            final = group.get(target) if ok and target is not None else None
+        if final is not None and not 300 <= final.status < 400:
+            saved = SavedFile(path, final.status, final.body, final.content_type)
+            out[url] = (final.at, saved)
+    return out

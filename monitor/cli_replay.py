@@ -1,6 +1,7 @@
-"""`leakmon replay`: feed a directory of saved captures of one source through the
-real crawl (block-page detection, extractor, lifecycle, rules, store). Registered
-in cli.py; the capture layout is described in `monitor.captures`."""
+"""`leakmon replay`: feed saved captures of one source (a directory, or a WARC
+file) through the real crawl (block-page detection, extractor, lifecycle, rules,
+store). Registered in cli.py; the capture layout is described in
+`monitor.captures`, WARC reading in `monitor.warc`."""
 
 from __future__ import annotations
 
@@ -104,14 +105,18 @@ def replay(
     """Replay DIRECTORY's saved captures of one source, oldest first, as crawls at
     the capture times. Captures not newer than the source's last stored crawl are
     skipped. Layout: DIRECTORY/<time>/page1.html, page2.html, threads/<id>.html, or
-    flat DIRECTORY/<time>.html, <time>-p2.html (see docs/lifecycle.md)."""
-    from monitor.captures import scan
+    flat DIRECTORY/<time>.html, <time>-p2.html; or DIRECTORY is a WARC file
+    (.warc, .warc.gz), where each response for the source URL starts a capture
+    (see docs/lifecycle.md)."""
+    from monitor.captures import is_warc, scan, scan_warc
     from monitor.extract import get_engine
     from monitor.pipeline import NO_OPS
     from monitor.replay import ReplayedCrawl, replay_captures
 
     config = load(config_path) if (source_name or config_path) else None
-    name = label or directory.resolve().name or "replay"
+    warc = is_warc(directory)
+    stem = directory.resolve().name
+    name = label or (stem.rsplit(".warc", 1)[0] if warc else stem) or "replay"
     source = _source(config, source_name, engine_name, url, name)
     overrides: dict[str, Any] = {
         "absence": absence,
@@ -119,7 +124,8 @@ def replay(
         "timezone": timezone,
     }
     source = dataclasses.replace(source, **{k: v for k, v in overrides.items() if v is not None})
-    captures = scan(directory)  # every naming problem, before anything is written
+    # every naming or reading problem, before anything is written
+    captures = scan_warc(directory, source.url) if warc else scan(directory)
     rates = dict(config.rates) if config else {}
     try:
         engine = get_engine(source, rates)

@@ -96,6 +96,12 @@ class SavedSite:
     async def get(self, url: str) -> Page:
         capture = self.capture
         assert capture is not None, "load() a capture first"
+        if capture.urls:  # read from a WARC file: every response by its URL
+            found = capture.urls.get(url)
+            if found is None:
+                return _missing(url, f"no response for {url} in capture {capture.name}")
+            self.clock.now = max(self.clock.now, found[0])
+            return self._serve(url, found[1])
         number = self._numbers.get(url)
         if number is not None:
             saved = capture.pages.get(number)
@@ -113,17 +119,18 @@ class SavedSite:
     def _serve(self, url: str, saved: SavedFile) -> Page:
         """The saved file as the live fetcher would have returned it."""
         try:
-            size = saved.path.stat().st_size
+            size = saved.path.stat().st_size if saved.data is None else len(saved.data)
             if size > self.source.max_bytes:
                 error = f"{saved.path.name}: {size} bytes exceeds {self.source.max_bytes}"
                 return Page(url, PageOutcome.FAILED, reason="too_large", error=error)
-            body = saved.path.read_bytes()
+            body = saved.path.read_bytes() if saved.data is None else saved.data
         except OSError as exc:
             return Page(url, PageOutcome.FAILED, reason="unreadable", error=str(exc)[:200])
         if saved.status >= 400:
             error = f"HTTP {saved.status}"
             return Page(url, PageOutcome.FAILED, saved.status, reason="http_error", error=error)
-        ctype = "application/json" if saved.path.suffix == ".json" else ""
+        json_file = saved.data is None and saved.path.suffix == ".json"
+        ctype = "application/json" if json_file else saved.content_type
         text = without_archive_banner(decode_body(body, ctype))
         reason = block_reason(text, self.source.block_markers)
         if reason is not None:

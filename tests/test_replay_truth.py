@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.models import Source
 from monitor.store import Store
 from tests.histories import (
     FORUM_URL,
@@ -29,6 +30,7 @@ from tests.histories import (
 )
 from tests.history_forum import forum_history
 from tests.history_shop import shop_history
+from tests.warcs import history_warc
 
 CONFIG = """
 [storage]
@@ -61,6 +63,12 @@ url = "console://"
 """
 
 
+SOURCES = {  # the two sources of CONFIG, for writing their histories as WARC files
+    "forum": Source("forum", FORUM_URL, "mybb", every=7200, max_pages=3),
+    "shop": Source("shop", SHOP_URL, "shop", every=10800, max_pages=6),
+}
+
+
 @dataclass(frozen=True)
 class Replayed:
     name: str
@@ -81,14 +89,22 @@ class Replayed:
 
 
 def replay_all(
-    root: Path, forum: History, shop: History, *options: str
+    root: Path, forum: History, shop: History, *options: str, warc: bool = False
 ) -> tuple[Replayed, Replayed, Path]:
+    """Both histories through `leakmon replay`, saved as capture directories (or,
+    with `warc`, as one WARC file each)."""
     db = root / "leakmon.db"
     config = root / "sources.toml"
     config.write_text(CONFIG.format(db=db, forum=FORUM_URL, shop=SHOP_URL))
     done = []
     for name, history in (("forum", forum), ("shop", shop)):  # the forum first: the original
-        directory = write_history(history, root / name)
+        if warc:  # captures are named by the time of their first response there
+            directory = history_warc(history, SOURCES[name], root / name)
+            names = {c.name: f"{c.at:%Y%m%dT%H%M%SZ}" for c in history.captures}
+            outcomes = {names[k]: v for k, v in history.truth.outcomes.items()}
+            history = replace(history, truth=replace(history.truth, outcomes=outcomes))
+        else:
+            directory = write_history(history, root / name)
         args = ["replay", str(directory), "--source", name, "--config", str(config), "--json"]
         args += options
         result = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -234,6 +250,16 @@ def test_the_histories_saved_by_the_wayback_machine(tmp_path: Path) -> None:
         saved_by_wayback(forum_history(), FORUM_URL),
         saved_by_wayback(shop_history(), SHOP_URL),
     )
+    check_against_truth(forum)
+    check_against_truth(shop)
+    assert len([e for e in forum.events if e["kind"] == "layout_changed"]) == 1
+
+
+def test_the_histories_saved_as_warc_files(tmp_path: Path) -> None:
+    """Every page a crawl fetched as a crawler records it in a WARC file (unchanged
+    bodies as revisit records, some chunked, some gzip-encoded; thread pages after
+    the listing pages): the same truth, found the same way."""
+    forum, shop, _ = replay_all(tmp_path, forum_history(), shop_history(), warc=True)
     check_against_truth(forum)
     check_against_truth(shop)
     assert len([e for e in forum.events if e["kind"] == "layout_changed"]) == 1

@@ -1,0 +1,230 @@
+"""monitor.warc (reading WARC files) and captures.scan_warc (captures from them),
+on WARC files written here, plain and gzipped; and one replay of a WARC file
+through the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.captures import is_warc, scan_warc
+from monitor.cli import main
+from monitor.errors import ConfigError
+from monitor.models import Source
+from monitor.store import Store
+from monitor.warc import read_warc
+from tests.histories import FORUM_URL
+from tests.test_replay import small_history
+from tests.warcs import captures_warc, digest, http, record, write_warc
+
+T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+HTML = "Content-Type: text/html; charset=utf-8"
+PAGE = b"<html><body><p>listing page</p></body></html>"
+
+
+def response(url: str, at: datetime, body: bytes = PAGE, status: int = 200, *h: str) -> bytes:
+    return record(
+        "response", url, at, http(status, body, HTML, *h), WARC_Payload_Digest=digest(body)
+    )
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_responses_resources_and_revisits_in_file_order(tmp_path: Path, gz: bool) -> None:
+    later = T0 + timedelta(hours=1)
+    other = b"<html>another</html>"
+    path = write_warc(
+        tmp_path / ("a.warc.gz" if gz else "a.warc"),
+        [
+            record("warcinfo", "", T0, b"software: test\r\n"),
+            record("request", "http://a.onion/", T0, b"GET / HTTP/1.1\r\n\r\n"),
+            response("http://a.onion/", T0),
+            record("resource", "http://a.onion/r", T0, other, Content_Type="text/html"),
+            record(  # identical payload: the body of the first response
+                "revisit",
+                "http://a.onion/",
+                later,
+                http(200, b"", HTML),
+                WARC_Payload_Digest=digest(PAGE),
+            ),
+            record(  # "server not modified", found by the record it refers to
+                "revisit",
+                "http://a.onion/r",
+                later,
+                http(304, b""),
+                WARC_Refers_To_Target_URI="http://a.onion/r",
+                WARC_Refers_To_Date=T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ),
+            record("metadata", "http://a.onion/", later, b"outlinks: none"),
+        ],
+        gz=gz,
+    )
+    got = [(r.url, r.at, r.status, r.body, r.content_type) for r in read_warc(path)]
+    assert got == [
+        ("http://a.onion/", T0, 200, PAGE, "text/html; charset=utf-8"),
+        ("http://a.onion/r", T0, 200, other, "text/html"),
+        ("http://a.onion/", later, 200, PAGE, "text/html; charset=utf-8"),
+        ("http://a.onion/r", later, 200, other, "text/html"),  # its headers: none
+    ]
+
+
+def test_transfer_and_content_codings_are_undone(tmp_path: Path) -> None:
+    body = b"<html>" + b"x" * 3000 + b"</html>"
+    gzipped = zlib.compress(body, 6, zlib.MAX_WBITS | 16)
+    deflated = zlib.compress(body)
+    blocks = [
+        http(200, body, chunked=True),
+        http(200, gzipped, "Content-Encoding: gzip"),
+        http(200, deflated, "Content-Encoding: deflate"),
+        http(200, gzipped, "Content-Encoding: gzip", chunked=True),
+        http(200, body, "Content-Encoding: gzip"),  # saved decoded, header kept
+        http(200, body, "Transfer-Encoding: chunked"),  # saved de-chunked, header kept
+    ]
+    path = write_warc(
+        tmp_path / "c.warc",
+        [record("response", f"http://a.onion/{i}", T0, b) for i, b in enumerate(blocks)],
+    )
+    assert [r.body for r in read_warc(path)] == [body] * len(blocks)
+
+
+def test_concatenated_gzipped_files_are_one_stream(tmp_path: Path) -> None:
+    one = gzip.compress(response("http://a.onion/", T0))
+    two = gzip.compress(response("http://a.onion/", T0 + timedelta(hours=1)))
+    path = tmp_path / "both.warc.gz"
+    path.write_bytes(one + two)
+    assert [r.at for r in read_warc(path)] == [T0, T0 + timedelta(hours=1)]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<html>not a warc</html>", "no WARC record at byte 0"),
+        (response("http://a.onion/", T0)[:-40], "record at byte 0 is cut short"),
+        (
+            response("http://a.onion/", T0) + b"WARC/1.1\r\nWARC-Type: response\r\n\r\n",
+            f"record at byte {len(response('http://a.onion/', T0))} has no Content-Length",
+        ),
+        (
+            record("response", "http://a.onion/", T0, http(200, PAGE)).replace(
+                b"2024-06-01T08:00:00Z", b"yesterday"
+            ),
+            "no readable WARC-Date ('yesterday')",
+        ),
+        (
+            record("response", "http://a.onion/", T0, b"<html>no HTTP</html>"),
+            "holds no HTTP response",
+        ),
+        (
+            record("revisit", "http://a.onion/", T0, b"", WARC_Payload_Digest="sha1:NOPE"),
+            "refers to a response this file does not hold",
+        ),
+    ],
+)
+def test_a_damaged_file_is_a_config_error_naming_the_record(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.warc"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=r"bad\.warc") as caught:
+        read_warc(path)
+    assert message in str(caught.value)
+
+
+def test_a_broken_gzip_stream_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.warc.gz"
+    path.write_bytes(gzip.compress(response("http://a.onion/", T0))[:-20])
+    with pytest.raises(ConfigError, match="unreadable"):
+        read_warc(path)
+
+
+SRC = "http://a.onion/forum?fid=2"
+
+
+def test_scan_warc_starts_a_capture_at_each_response_for_the_source_url(tmp_path: Path) -> None:
+    hour = timedelta(hours=1)
+    path = write_warc(
+        tmp_path / "s.warc.gz",
+        [
+            response("http://a.onion/robots.txt", T0 - hour),  # before any capture: none
+            response("http://A.onion/forum?fid=2#top", T0),  # the source URL, canonically
+            response("http://a.onion/forum?fid=2&page=2", T0 + timedelta(seconds=5)),
+            response("http://a.onion/t/1", T0 + timedelta(minutes=20), b"first copy"),
+            response("http://a.onion/t/1", T0 + timedelta(minutes=21), b"second copy"),
+            response("http://a.onion/t/9", T0 + timedelta(minutes=22), b"", 404),
+            response("http://a.onion/forum?fid=2", T0 + hour),
+            response("http://a.onion/old", T0 + hour, b"", 301, "Location: /new"),
+            response("http://a.onion/new", T0 + hour, b"moved here"),
+            response("http://a.onion/away", T0 + hour, b"", 302, "Location: http://b.onion/x"),
+            response("http://b.onion/x", T0 + hour, b"other host"),
+            response("http://a.onion/lost", T0 + hour, b"", 301, "Location: /nowhere"),
+            response("http://a.onion/loop", T0 + hour, b"", 301, "Location: /loop"),
+        ],
+    )
+    first, second = scan_warc(path, SRC)
+    assert (first.name, first.at, second.name, second.at) == (
+        "20240601T080000Z",
+        T0,
+        "20240601T090000Z",
+        T0 + hour,
+    )
+    assert {u: (at, s.status, s.data) for u, (at, s) in first.urls.items()} == {
+        "http://a.onion/forum?fid=2": (T0, 200, PAGE),
+        "http://a.onion/forum?fid=2&page=2": (T0 + timedelta(seconds=5), 200, PAGE),
+        "http://a.onion/t/1": (T0 + timedelta(minutes=20), 200, b"first copy"),
+        "http://a.onion/t/9": (T0 + timedelta(minutes=22), 404, b""),
+    }
+    # a redirect is followed within the capture on the source's host; one off the
+    # host, or to a response the capture lacks, or in a loop, is no page at all
+    served = {u: s.data for u, (_, s) in second.urls.items()}
+    assert served["http://a.onion/old"] == b"moved here"
+    assert {"http://a.onion/away", "http://a.onion/lost", "http://a.onion/loop"}.isdisjoint(served)
+
+
+def test_scan_warc_without_the_source_url_names_what_it_holds(tmp_path: Path) -> None:
+    path = write_warc(tmp_path / "x.warc", [response("http://b.onion/", T0)], gz=False)
+    with pytest.raises(ConfigError, match=r"no response for the source URL .*http://b.onion/"):
+        scan_warc(path, SRC)
+    assert is_warc(path) and is_warc(Path("A.WARC.GZ")) and not is_warc(tmp_path)
+
+
+def test_replay_of_a_warc_file_through_the_cli(tmp_path: Path) -> None:
+    """The small history of test_replay as a WARC file: the same events and
+    verifications (a thread page saved 20 minutes after the last listing capture
+    included); the source is named after the file."""
+    small_history(tmp_path / "dir")
+    source = Source("forum", FORUM_URL, "mybb", every=3600)
+    path = captures_warc(tmp_path / "dir", source, tmp_path / "forum.warc.gz")
+    db = tmp_path / "leakmon.db"
+    args = ["replay", str(path), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db), "--json"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert (result.exit_code, result.stderr) == (0, "")
+    report = json.loads(result.stdout)
+    assert report["source"] == "forum" and report["outcomes"] == {"complete": 4}
+    assert [(e["capture"], e["kind"], e["listing_id"]) for e in report["events"]] == [
+        ("20240601T100000Z", "deleted", "forum:1"),
+        ("20240601T110000Z", "restored", "forum:1"),
+    ]
+    with Store.open(db) as store:
+        row = store.listing("forum:2")
+        assert row is not None and row["state"] == "aged_out"  # verified present at 11:20
+        assert row["last_seen"].startswith("2024-06-01T11:20:00")
+
+
+def test_a_record_past_the_cap_is_skipped_not_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("monitor.warc.MAX_BODY", 200)
+    big = b"<html>" + b"y" * 5000 + b"</html>"
+    path = write_warc(
+        tmp_path / "big.warc",
+        [response("http://a.onion/big", T0, big), response("http://a.onion/", T0)],
+        gz=False,
+    )
+    first, second = read_warc(path)
+    assert first.url.endswith("/big") and len(first.body) <= 200 < len(big)
+    assert second.body == PAGE  # the next record is read where it begins
