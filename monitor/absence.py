@@ -36,6 +36,7 @@ from monitor.models import (
 COUNT_DROP_RATIO = 0.5  # fewer listings than this share of the recent median
 CHURN_RATIO = 0.6  # share of active listings vanished AND share of seen ones unknown
 CHURN_MIN_KNOWN = 3  # churn is judged only with at least this many active listings
+SETTLE_RATIO = 0.8  # share of seen listings first recorded during the episode (`settled_layout`)
 # Verification of absent listings (see `plan_verifications`).
 MAX_VERIFICATIONS = 20  # own-page fetches per crawl; the rest wait for the next crawl
 DEFAULT_REVISIT = timedelta(hours=6)  # shortest interval between checks of an aged-out listing
@@ -70,6 +71,7 @@ def layout_suspicion(
     seen: Iterable[str],
     known: Mapping[str, StoredListing],
     previous_complete: Sequence[int],
+    pending: bool = False,
 ) -> dict[str, Any] | None:
     """Why a complete crawl looks implausible (details of `layout_changed`), or None.
 
@@ -79,6 +81,10 @@ def layout_suspicion(
     first seen after every vanished listing was last seen: listings recorded
     quietly during a suspected layout change stay newcomers, so the next identical
     crawl is just as suspicious instead of deleting everything that vanished.
+    `pending` (a suspected layout change is not over): a listing recorded during it
+    that vanishes again (fell off the crawled pages, taken down) does not move that
+    line; only the vanished listings last seen before the median first sighting of
+    the known listings seen do, when there are any.
     """
     if previous_complete:
         median = float(statistics.median(previous_complete))
@@ -89,6 +95,10 @@ def layout_suspicion(
     vanished = [s for s in active if s.id not in seen_ids]
     if not vanished:
         return None
+    firsts = sorted(known[i].first_seen for i in seen_ids if i in known) if pending else []
+    if firsts:
+        pivot = firsts[len(firsts) // 2]
+        vanished = [s for s in vanished if s.last_seen < pivot] or vanished
     cutoff = max(s.last_seen for s in vanished)
 
     def newcomer(listing_id: str) -> bool:
@@ -111,6 +121,44 @@ def layout_suspicion(
             "unknown": newcomers,
         }
     return None
+
+
+def settled_layout(
+    suspicion: Mapping[str, Any] | None,
+    seen: Iterable[str],
+    known: Mapping[str, StoredListing],
+    layout_pending: bool,
+) -> tuple[StoredListing, ...] | None:
+    """The listings a redesign that renamed them left behind, when this crawl shows
+    the new ids hold; None when it does not.
+
+    It holds when a suspected layout change is already pending (an earlier crawl
+    raised it), this complete crawl churns ids again (`suspicion` is `id_churn`), and
+    at least `SETTLE_RATIO` of the listings it shows were first recorded after the
+    listings left behind were last seen: the same new ids in two crawls or more.
+    Left behind are the ACTIVE or MISSING listings not seen whose last sighting is
+    older than the median first sighting of the known listings seen (so not a new
+    id that fell off the crawled pages since), newest last seen first."""
+    if not layout_pending or suspicion is None or suspicion.get("reason") != "id_churn":
+        return None
+    seen_ids = set(seen)
+    behind = [
+        s
+        for s in known.values()
+        if s.state in (ListingState.ACTIVE, ListingState.MISSING) and s.id not in seen_ids
+    ]
+    firsts = sorted(known[i].first_seen for i in seen_ids if i in known)
+    if not firsts:
+        return None
+    pivot = firsts[len(firsts) // 2]  # a listing recorded since the redesign, mostly
+    left = [s for s in behind if s.last_seen < pivot]  # not those that fell off since
+    if not left:
+        return None
+    cutoff = max(s.last_seen for s in left)
+    again = sum(1 for i in seen_ids if i in known and known[i].first_seen > cutoff)
+    if again < SETTLE_RATIO * len(seen_ids):
+        return None
+    return tuple(sorted(left, key=lambda s: (-s.last_seen.timestamp(), s.id)))
 
 
 def revisit_every(source: Source) -> timedelta:
@@ -146,7 +194,13 @@ def revisit_at(stored: StoredListing, source: Source) -> datetime:
 
 
 def revisit_due(stored: StoredListing, source: Source, now: datetime) -> bool:
-    return stored.state is ListingState.AGED_OUT and revisit_at(stored, source) <= now
+    """An aged-out listing whose next check is due; one superseded by a listing under
+    a new id (`settled_layout`) is never checked on its own again."""
+    return (
+        stored.state is ListingState.AGED_OUT
+        and stored.superseded_by is None
+        and revisit_at(stored, source) <= now
+    )
 
 
 def restore_window(source: Source) -> timedelta:
@@ -224,7 +278,7 @@ def revisit_backlog(
     listings: Iterable[StoredListing], source: Source, now: datetime
 ) -> RevisitBacklog:
     """How far the revisits of the AGED_OUT ones among `listings` are behind at `now`."""
-    aged = [s for s in listings if s.state is ListingState.AGED_OUT]
+    aged = [s for s in listings if s.state is ListingState.AGED_OUT and s.superseded_by is None]
     late = [now - revisit_at(s, source) for s in aged]
     return RevisitBacklog(len(aged), *_behind([d for d in late if d >= timedelta(0)], source))
 
@@ -272,6 +326,7 @@ def plan_verifications(
     limit: int = MAX_VERIFICATIONS,
     reserve: int = 0,
     last_checks: Mapping[str, datetime] | None = None,
+    layout_pending: bool = False,
 ) -> tuple[StoredListing, ...]:
     """The listings whose own page the caller should fetch before `diff_crawl`, at
     most `limit`, in this order:
@@ -289,7 +344,9 @@ def plan_verifications(
        for a re-check inside their `restore_window` (`restore_due`; `last_checks`:
        the time of each one's latest own-page check, by id), most overdue first.
 
-    The rest wait for a later crawl.
+    The rest wait for a later crawl. A crawl in which a redesign's new ids settle
+    (`settled_layout`; `layout_pending` as for `diff_crawl`) is plausible, except
+    for the listings it leaves behind: they are not checked.
     """
     if absence_mode(source) != "verify" or crawl.outcome not in (
         CrawlOutcome.COMPLETE,
@@ -299,10 +356,18 @@ def plan_verifications(
     seen = seen_ids(crawl)
     unseen = [known[i] for i in sorted(known.keys() - seen.keys())]
     absent: list[StoredListing] = []
-    if crawl.outcome is CrawlOutcome.COMPLETE and not layout_suspicion(
-        len(crawl.listings), seen, known, previous_complete
-    ):
-        absent = [s for s in unseen if s.state in (ListingState.ACTIVE, ListingState.MISSING)]
+    if crawl.outcome is CrawlOutcome.COMPLETE:
+        suspicion = layout_suspicion(
+            len(crawl.listings), seen, known, previous_complete, layout_pending
+        )
+        behind = settled_layout(suspicion, seen, known, layout_pending)
+        if suspicion is None or behind is not None:
+            left = {s.id for s in behind or ()}
+            absent = [
+                s
+                for s in unseen
+                if s.state in (ListingState.ACTIVE, ListingState.MISSING) and s.id not in left
+            ]
     urgent = sorted(
         (s for s in absent if s.state is ListingState.ACTIVE),
         key=lambda s: (-s.last_seen.timestamp(), s.id),

@@ -38,6 +38,8 @@ KINDS = click.Choice(
         "source_down",
         "source_recovered",
         "layout_changed",
+        "layout_settled",
+        "superseded",
     ]
 )
 

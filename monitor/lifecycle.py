@@ -40,6 +40,13 @@ Rules, in the order they are applied:
   of later crawls, and raise one `layout_changed` event -- unless the source's
   previous complete crawl was already suspected (`layout_pending`): a redesign that
   stays is one event, not one per crawl.
+- A redesign that renamed the listings settles (`settled_layout`: during such an
+  episode, a crawl that churns ids again but shows mostly listings recorded since):
+  one `layout_settled` source event, and the crawl is plausible from then on. Each
+  listing left behind becomes AGED_OUT, never checked on its own again; when a
+  listing of the same dataset (repost cluster) is seen in the crawl it continues
+  under that id (`superseded_by`, and a `superseded` event naming it). Arrivals are
+  announced again and absence is judged for every other listing.
 
 Baseline choice: until the first complete crawl, arrivals are recorded but never
 announced, whatever the crawl's outcome. A partial first crawl is as much a flood
@@ -63,6 +70,7 @@ from monitor.absence import (
     layout_suspicion,
     plan_verifications,
     seen_ids,
+    settled_layout,
 )
 from monitor.changes import (
     adds_evidence,
@@ -342,6 +350,38 @@ def _recheck_deleted(diff: _Diff, stored: StoredListing, check: Verification) ->
     diff.update(stored, new)
 
 
+def _settle(
+    diff: _Diff,
+    left_behind: Sequence[StoredListing],
+    seen: Mapping[str, Listing],
+    known: Mapping[str, StoredListing],
+    churn: Mapping[str, Any],
+) -> None:
+    """A redesign's new ids hold: one `layout_settled` event; the listings left
+    behind age out, each superseded by the seen listing of its repost cluster when
+    there is one."""
+    successors: dict[str, str] = {}
+    for listing_id in sorted(seen):
+        stored = known.get(listing_id)
+        if stored is not None and stored.cluster is not None:
+            successors.setdefault(stored.cluster, listing_id)
+    by = {old.id: successors.get(old.cluster or old.id) for old in left_behind}
+    by = {k: v for k, v in by.items() if v is not None and v != k}
+    details = {k: v for k, v in churn.items() if k != "reason"}
+    diff.event(
+        EventKind.LAYOUT_SETTLED,
+        None,
+        details | {"left_behind": len(left_behind), "superseded": len(by)},
+    )
+    for old in left_behind:
+        successor = by.get(old.id)
+        diff.writes.append(
+            replace(old, state=ListingState.AGED_OUT, missing_streak=0, superseded_by=successor)
+        )
+        if successor is not None:
+            diff.event(EventKind.SUPERSEDED, old.id, {"by": successor, "after": "redesign"})
+
+
 def diff_crawl(
     crawl: Crawl,
     known: Mapping[str, StoredListing],
@@ -369,8 +409,14 @@ def diff_crawl(
     seen = seen_ids(crawl)
     complete = crawl.outcome is CrawlOutcome.COMPLETE
     suspicion = (
-        layout_suspicion(len(crawl.listings), seen, known, previous_complete) if complete else None
+        layout_suspicion(len(crawl.listings), seen, known, previous_complete, layout_pending)
+        if complete
+        else None
     )
+    churn = suspicion or {}
+    left_behind = settled_layout(suspicion, seen, known, layout_pending)
+    if left_behind is not None:
+        suspicion = None  # the new ids hold: a plausible crawl
     if suspicion is not None:
         note = f"suspected layout change ({suspicion['reason']})"
         crawl = replace(crawl, error=crawl.error or note)
@@ -378,6 +424,8 @@ def diff_crawl(
     baseline_pending = first_complete and not source.baseline_alerts
     if suspicion is not None and not layout_pending:
         diff.event(EventKind.LAYOUT_CHANGED, None, suspicion)
+    if left_behind is not None:
+        _settle(diff, left_behind, seen, known, churn)
 
     candidates = CandidateIndex(())
     if not seen.keys() <= known.keys():  # only arrivals need repost candidates
@@ -392,7 +440,8 @@ def diff_crawl(
 
     verify = absence_mode(source) == "verify"
     judge_absence = complete and suspicion is None
-    for listing_id in sorted(known.keys() - seen.keys()):
+    retired = {s.id for s in left_behind or ()}
+    for listing_id in sorted(known.keys() - seen.keys() - retired):
         stored = known[listing_id]
         if stored.state in (ListingState.ACTIVE, ListingState.MISSING) and judge_absence:
             if verify:

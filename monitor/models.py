@@ -50,6 +50,8 @@ class EventKind(StrEnum):
     SOURCE_DOWN = "source_down"
     SOURCE_RECOVERED = "source_recovered"
     LAYOUT_CHANGED = "layout_changed"
+    LAYOUT_SETTLED = "layout_settled"  # a redesign's new ids hold: the episode ends
+    SUPERSEDED = "superseded"  # a listing continues under a new id after a redesign
 
 
 class SourceState(StrEnum):
@@ -343,6 +345,9 @@ class StoredListing:
     deleted_at: datetime | None = None
     fingerprint: str | None = None
     cluster: str | None = None
+    # the listing that continues this one under a new id after a redesign renamed
+    # the source's listings (lifecycle rule 2): no longer revisited on its own
+    superseded_by: str | None = None
 
     @property
     def id(self) -> str:

@@ -337,6 +337,7 @@ async def crawl_source(
         wanted = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
         watched = [s.id for s in known.values() if restore_watched(s, source, crawl.finished)]
         last_checks = store.last_checks(watched) if watched else {}
+        layout_pending = store.layout_pending(source.name)
         plan = plan_verifications(
             crawl,
             known,
@@ -345,6 +346,7 @@ async def crawl_source(
             limit=budget,
             reserve=len(wanted),
             last_checks=last_checks,
+            layout_pending=layout_pending,
         )
         checks: tuple[Verification, ...] = ()
         kept: tuple[PageSnapshot, ...] = ()
@@ -380,7 +382,7 @@ async def crawl_source(
             ),
             first_complete=not store.has_complete_crawl(source.name),
             verifications={c.listing_id: c for c in checks},
-            layout_pending=store.layout_pending(source.name),
+            layout_pending=layout_pending,
         )
         # What is left waiting once this crawl is written, as `leakmon status` reads it.
         after = {**known, **{s.id: s for s in diff.writes}}.values()

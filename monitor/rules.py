@@ -331,13 +331,14 @@ def describe(event: Event, listing: Listing, rule: Rule) -> tuple[str, str]:
 _OPS_KINDS = {
     EventKind.SOURCE_DOWN: "high",
     EventKind.LAYOUT_CHANGED: "high",
+    EventKind.LAYOUT_SETTLED: "low",
     EventKind.SOURCE_RECOVERED: "low",
 }
 
 
 def ops_alerts(events: Sequence[Event], target: str | None, now: datetime) -> tuple[Alert, ...]:
     """One alert to the [ops] target per source-health event (down, session expired,
-    layout changed, recovered); none without an ops target."""
+    layout changed or settled, recovered); none without an ops target."""
     if target is None:
         return ()
     alerts = []
@@ -372,6 +373,11 @@ def describe_source_event(event: Event) -> tuple[str, str]:
         lines += [("Outcome", clean(d.get("outcome"), 40)), ("Error", clean(d.get("error")))]
     elif event.kind is EventKind.SOURCE_RECOVERED:
         title = f"source recovered: {source} after {d.get('after_failures', '?')} failed crawls"
+    elif event.kind is EventKind.LAYOUT_SETTLED:
+        title = (
+            f"layout settled: {source} lists under new ids; {d.get('superseded', '?')} of "
+            f"{d.get('left_behind', '?')} earlier listings continue under them"
+        )
     else:
         title = f"layout changed? {source}: listings held back, check the selectors"
         lines += [("Details", clean(", ".join(f"{k}={v}" for k, v in d.items())))]

@@ -129,8 +129,7 @@ def _record(
         read += len(chunk)
     if read != length:
         raise ConfigError(
-            f"WARC file {path}: record at byte {offset} is cut short "
-            f"({read} of {length} bytes)"
+            f"WARC file {path}: record at byte {offset} is cut short ({read} of {length} bytes)"
         )
     return fields, block, position + length
 

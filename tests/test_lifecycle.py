@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import fingerprint as fingerprint_module
+from monitor.absence import layout_suspicion, revisit_due, settled_layout
 from monitor.lifecycle import (
     absence_mode,
     diff_crawl,
@@ -871,3 +872,67 @@ def test_views_and_replies_alone_do_not_rewrite_a_listing() -> None:
     old = stored(listing("1", views=10, replies=1))
     diff = run(crawl(replace(old.listing, views=99, replies=5)), [old])
     assert (diff.writes, diff.touched) == ((), ("forum:1",))
+
+
+# ------------------------------------------------- a redesign that renamed listings
+
+
+def renamed(n: int = 5) -> tuple[dict[str, StoredListing], list[str]]:
+    """`n` old listings last seen at hour 0, and the `n` new ids that replaced them,
+    recorded quietly at hour 1 (each in its old one's cluster); the new ids."""
+    known: dict[str, StoredListing] = {}
+    for i in range(n):
+        old = stored(listing(f"old{i}", f"Dataset {i}"), first_seen=at(-5), last_seen=at(0))
+        new = stored(listing(f"new{i}", f"Dataset {i}"), first_seen=at(1), last_seen=at(1))
+        known[old.id] = old
+        known[new.id] = replace(new, cluster=old.id)
+    return known, [f"forum:new{i}" for i in range(n)]
+
+
+def test_settled_layout_needs_a_pending_churn_and_the_same_new_ids_again() -> None:
+    known, new = renamed()
+    churn = layout_suspicion(5, new, known, [5, 5], pending=True)
+    assert churn is not None and churn["reason"] == "id_churn"
+    left = settled_layout(churn, new, known, layout_pending=True)
+    assert left is not None and sorted(s.id for s in left) == [f"forum:old{i}" for i in range(5)]
+    assert settled_layout(churn, new, known, layout_pending=False) is None  # no episode yet
+    assert settled_layout(None, new, known, layout_pending=True) is None
+    drop = {"reason": "count_drop", "listings": 1, "median": 5.0}
+    assert settled_layout(drop, new, known, layout_pending=True) is None
+    # mostly ids never seen before: the new layout has not shown itself twice yet
+    fresh = [*new[:2], "forum:x1", "forum:x2", "forum:x3"]
+    assert settled_layout(churn, fresh, known, layout_pending=True) is None
+
+
+def test_a_new_id_that_vanished_is_not_left_behind_nor_ends_the_churn() -> None:
+    known, new = renamed()
+    seen = new[1:]  # new0 vanished at hour 2
+    # as before: new0's sighting moves the line, so the crawl would look plausible
+    assert layout_suspicion(4, seen, known, [5, 5]) is None
+    churn = layout_suspicion(4, seen, known, [5, 5], pending=True)
+    assert churn is not None and churn["vanished"] == 5
+    left = settled_layout(churn, seen, known, layout_pending=True)
+    assert left is not None and "forum:new0" not in {s.id for s in left}
+
+
+def test_diff_crawl_settles_a_renamed_layout() -> None:
+    known, new = renamed()
+    diff = diff_crawl(
+        crawl(*(known[i].listing for i in new), n=2),
+        known,
+        SRC,
+        previous_complete=[5, 5],
+        repost_candidates=[],
+        first_complete=False,
+        layout_pending=True,
+    )
+    assert not diff.layout_suspected and diff.crawl.error is None
+    settled = [e for e in diff.events if e.kind is EventKind.LAYOUT_SETTLED]
+    assert len(settled) == 1 and settled[0].details["superseded"] == 5
+    by = {e.listing_id: e.details["by"] for e in diff.events if e.kind is EventKind.SUPERSEDED}
+    assert by == {f"forum:old{i}": f"forum:new{i}" for i in range(5)}
+    written = {s.id: s for s in diff.writes}
+    assert {written[f"forum:old{i}"].state for i in range(5)} == {ListingState.AGED_OUT}
+    assert written["forum:old3"].superseded_by == "forum:new3"
+    # superseded listings are never due for a revisit
+    assert not revisit_due(written["forum:old3"], SRC, at(10_000))

@@ -104,6 +104,9 @@ class Site:
         if parts.path == "/showthread.php":
             t = self.threads.get(int(query["tid"]))
             return Page(url, PageOutcome.OK, 200, thread_page(t, now))
+        if self.redesigned and parts.path.startswith("/thread-"):
+            t = self.threads.get(int(parts.path.removeprefix("/thread-")))
+            return Page(url, PageOutcome.OK, 200, thread_page(t, now))
         if parts.path == "/shop/":
             return Page(url, PageOutcome.OK, 200, shop_page(self.products))
         for p in self.products:
@@ -423,20 +426,60 @@ def test_a_source_that_moves_to_a_new_onion_address_keeps_its_listings(world: Wo
     }
 
 
-def test_a_redesign_with_new_ids_is_held_until_the_source_starts_over(world: World) -> None:
-    """The forum's links change shape and the ids taken from them with it: the crawl
-    churns ids, and so does every later one (the old listings never proved gone), so
-    the episode holds: nothing is deleted and nothing announced. Starting over under
-    a new name gives a quiet baseline of the new ids, after which new listings are
-    announced again; the old source keeps its history."""
+def test_a_redesign_with_new_ids_settles_and_the_old_listings_continue_under_them(
+    world: World,
+) -> None:
+    """The forum's links change shape and the ids taken from them with it. The first
+    such crawl is a suspected layout change (the new ids are recorded quietly); the
+    next one, showing the same new ids again, settles it: one `layout_settled`, and
+    each old listing ages out, superseded by the new id of its dataset, never
+    checked on its own again. From then on the source is watched as usual: a new
+    thread is announced, one that is taken down is deleted, and no old id is ever
+    deleted."""
     world.store.sync_sources([URL_IDS])
     world.crawl(URL_IDS)
+    old = set(world.store.known_listings("urlforum"))
     world.site.redesigned = True  # thread links become /thread-N
-    held = [world.crawl(URL_IDS) for _ in range(3)]
-    assert [events(r) for r in held] == [[("layout_changed", None)], [], []]
-    assert all(r.diff.layout_suspected and r.verifications == () for r in held)
+    changed, settled, quiet = (world.crawl(URL_IDS) for _ in range(3))
+    assert events(changed) == [("layout_changed", None)] and changed.diff.layout_suspected
+    new_id = {f"urlforum:{HOST}/showthread.php?tid={n}": f"urlforum:{HOST}/thread-{n}"
+              for n in range(1, 7)}  # fmt: skip
+    assert set(new_id) == old
+    assert events(settled) == sorted([("layout_settled", None), *(("superseded", i) for i in old)])
+    assert not settled.diff.layout_suspected and settled.crawl.error is None
+    kinds = {e.kind.value: e for e in settled.diff.events}
+    assert kinds["layout_settled"].details["left_behind"] == 6
+    assert kinds["layout_settled"].details["superseded"] == 6
+    assert {e.listing_id: e.details["by"] for e in settled.diff.events if e.listing_id} == new_id
+    assert events(quiet) == [] and not quiet.diff.layout_suspected
+    known = world.store.known_listings("urlforum")
+    assert {(known[i].state.value, known[i].superseded_by) for i in old} == {
+        ("aged_out", new_id[i]) for i in old
+    }
+    assert world.store.sources()[-1]["state"] == "ok"
+    # watched as usual from now on
     world.site.threads[8] = thread(8, "Dataset number 8 customers", bumped=60 * 30)
-    assert events(world.crawl(URL_IDS)) == []  # held: a real new thread is not announced
+    assert events(world.crawl(URL_IDS)) == [("new", f"urlforum:{HOST}/thread-8")]
+    del world.site.threads[2]
+    gone = world.crawl(URL_IDS)
+    assert events(gone) == [("deleted", f"urlforum:{HOST}/thread-2")]
+    # the superseded ones are never fetched again, however long it runs
+    for _ in range(30):
+        report = world.crawl(URL_IDS, hours=6)
+        assert all("showthread.php" not in u for u in world.site.requests)
+        assert not any(
+            e.kind.value == "deleted" and e.listing_id in old for e in report.diff.events
+        )
+    assert {world.store.known_listings("urlforum")[i].state.value for i in old} == {"aged_out"}
+
+
+def test_starting_over_under_a_new_name_still_gives_a_quiet_baseline(world: World) -> None:
+    """The way out before a redesign settles: a new name records the new ids as a
+    quiet baseline, then announces new listings; the old source keeps its history."""
+    world.store.sync_sources([URL_IDS])
+    world.crawl(URL_IDS)
+    world.site.redesigned = True
+    assert events(world.crawl(URL_IDS)) == [("layout_changed", None)]
     again = replace(URL_IDS, name="urlforum2")
     world.store.sync_sources([again])
     assert world.crawl(again).diff.baseline
@@ -444,3 +487,28 @@ def test_a_redesign_with_new_ids_is_held_until_the_source_starts_over(world: Wor
     assert events(world.crawl(again)) == [("new", f"urlforum2:{HOST}/thread-9")]
     old = world.store.known_listings("urlforum")
     assert {s.state.value for s in old.values()} == {"active"}  # the history stays
+
+
+def test_a_new_id_that_vanishes_before_the_redesign_settles_does_not_end_it(
+    world: World,
+) -> None:
+    """Right after a redesign that renamed the listings, one of the new ids is taken
+    down. That must not make the crawl look plausible (it once did, and every old id
+    was then checked on its own page, a flood of deletions on a relaunch whose old
+    addresses are gone): the redesign settles, the old ids are superseded, and the
+    taken-down one is judged as any listing is."""
+    world.store.sync_sources([URL_IDS])
+    world.crawl(URL_IDS)
+    old = set(world.store.known_listings("urlforum"))
+    world.site.redesigned = True
+    assert events(world.crawl(URL_IDS)) == [("layout_changed", None)]
+    del world.site.threads[5]
+    settled = world.crawl(URL_IDS)
+    assert all("showthread.php" not in u for u in world.site.requests)  # no old page fetched
+    kinds = sorted(k for k, _ in events(settled))
+    assert kinds[:2] == ["deleted", "layout_settled"] and set(kinds[2:]) == {"superseded"}
+    assert [i for k, i in events(settled) if k == "deleted"] == [f"urlforum:{HOST}/thread-5"]
+    known = world.store.known_listings("urlforum")
+    assert {known[i].state.value for i in old} == {"aged_out"}
+    # the old thread 5 has no successor on the page: aged out, but not superseded
+    assert {i: known[i].superseded_by is None for i in old} == {i: i.endswith("tid=5") for i in old}

@@ -58,6 +58,7 @@ LISTING_COLUMNS = (
     "views",
     "sticky",
     "first_post",
+    "superseded_by",
 )
 # The columns `stored_listing` reads, in its order (`... FROM listings WHERE ...`).
 SELECT_LISTINGS = f"SELECT {', '.join(LISTING_COLUMNS)} FROM listings"
@@ -152,6 +153,7 @@ def listing_row(stored: StoredListing) -> Values:
         listing.views,
         int(listing.sticky),
         listing.first_post,
+        stored.superseded_by,
     )
 
 
@@ -196,6 +198,7 @@ def stored_listing(values: Sequence[Any]) -> StoredListing:
         views,
         sticky,
         first_post,
+        superseded_by,
     ) = values
     price = None
     if price_raw is not None:
@@ -235,6 +238,7 @@ def stored_listing(values: Sequence[Any]) -> StoredListing:
         None if deleted_at is None else parse_ts(deleted_at),
         fingerprint,
         cluster,
+        superseded_by,
     )
 
 

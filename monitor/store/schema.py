@@ -30,6 +30,7 @@ MIGRATION_NAMES = (
     "0002_evidence",
     "0003_drop_listings_last_seen",
     "0004_deleted_index",
+    "0005_superseded_by",
 )
 
 _SCHEMA = """
@@ -299,6 +300,14 @@ def schema_0004(db: Database) -> None:
     db.execute(
         "CREATE INDEX listings_deleted ON listings(source, deleted_at) WHERE state = 'deleted'"
     )
+
+
+@MIGRATIONS(name="0005_superseded_by")
+def schema_0005(db: Database) -> None:
+    """`listings.superseded_by`: the listing that continues this one under a new id
+    after a redesign renamed a source's listings (lifecycle rule 2); NULL otherwise.
+    Adding a column rewrites no row."""
+    db.execute("ALTER TABLE listings ADD COLUMN superseded_by TEXT")
 
 
 def migrate(db: Database) -> None:
