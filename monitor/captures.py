@@ -257,8 +257,8 @@ _MAX_REDIRECTS = 5
 
 
 def is_warc(path: Path) -> bool:
-    """True when `path` names a WARC file (``.warc`` or ``.warc.gz``)."""
-    return path.name.lower().endswith((".warc", ".warc.gz"))
+    """True when `path` names a WARC file (``.warc``, ``.warc.gz``) or a WACZ."""
+    return path.name.lower().endswith((".warc", ".warc.gz", ".wacz"))
 
 
 def scan_warc(path: Path, source_url: str) -> list[Capture]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,7 @@ def replay(
     the capture times. Captures not newer than the source's last stored crawl are
     skipped. Layout: DIRECTORY/<time>/page1.html, page2.html, threads/<id>.html, or
     flat DIRECTORY/<time>.html, <time>-p2.html; or DIRECTORY is a WARC file
-    (.warc, .warc.gz), where each response for the source URL starts a capture
+    (.warc, .warc.gz) or a WACZ, where each response for the source URL starts a capture
     (see docs/lifecycle.md)."""
     from monitor.captures import is_warc, scan, scan_warc
     from monitor.extract import get_engine
@@ -116,7 +117,7 @@ def replay(
     config = load(config_path) if (source_name or config_path) else None
     warc = is_warc(directory)
     stem = directory.resolve().name
-    name = label or (stem.rsplit(".warc", 1)[0] if warc else stem) or "replay"
+    name = label or (re.sub(r"(?i)\.(warc(\.gz)?|wacz)$", "", stem) if warc else stem) or "replay"
     source = _source(config, source_name, engine_name, url, name)
     overrides: dict[str, Any] = {
         "absence": absence,

@@ -17,6 +17,7 @@ missing pages.
 from __future__ import annotations
 
 import gzip
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,40 +46,76 @@ class WarcResponse:
         return self.headers.get("content-type", "")
 
 
+# Earlier responses by payload digest and by (target URI, WARC-Date), for revisits.
+_Seen = tuple[dict[str, WarcResponse], dict[tuple[str, str], WarcResponse]]
+
+
 def read_warc(path: Path) -> list[WarcResponse]:
-    """Every response of the WARC file at `path`, in file order."""
+    """Every response of the WARC file at `path` in file order; of a WACZ (a zip
+    package, as Browsertrix writes it), of each WARC file under ``archive/`` in
+    name order."""
+    if path.name.lower().endswith(".wacz"):
+        return _read_wacz(path)
     try:
         with path.open("rb") as raw:
             if raw.read(2) != b"\x1f\x8b":
                 raw.seek(0)
-                return list(_responses(raw, path))
+                return list(_responses(raw, str(path)))
         with gzip.open(path, "rb") as unzipped:
-            return list(_responses(unzipped, path))
+            return list(_responses(unzipped, str(path)))
     except (OSError, EOFError, zlib.error) as exc:
         raise ConfigError(f"WARC file {path}: unreadable ({exc})") from None
 
 
-def _responses(stream: BufferedIOBase, path: Path) -> Iterator[WarcResponse]:
-    by_digest: dict[str, WarcResponse] = {}
-    by_target: dict[tuple[str, str], WarcResponse] = {}
+def _read_wacz(path: Path) -> list[WarcResponse]:
+    seen: _Seen = ({}, {})
+    out: list[WarcResponse] = []
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = sorted(
+                n
+                for n in package.namelist()
+                if n.startswith("archive/") and n.lower().endswith((".warc", ".warc.gz"))
+            )
+            if not names:
+                raise ConfigError(f"WACZ file {path}: no WARC file under archive/")
+            for name in names:
+                where = f"{path}!{name}"
+                with package.open(name) as member:
+                    if name.lower().endswith(".gz"):
+                        with gzip.GzipFile(fileobj=member) as unzipped:
+                            out += _responses(unzipped, where, seen)
+                    else:
+                        out += _responses(member, where, seen)  # type: ignore[arg-type]
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"WACZ file {path}: unreadable ({exc})") from None
+    return out
+
+
+def _responses(
+    stream: BufferedIOBase, where: str, seen: _Seen | None = None
+) -> Iterator[WarcResponse]:
+    """The responses of one WARC stream; `seen` carries the responses that revisit
+    records may refer to from one file of a WACZ to the next."""
+    by_digest, by_target = seen if seen is not None else ({}, {})
     offset = 0
     while True:
-        record = _record(stream, path, offset)
+        record = _record(stream, where, offset)
         if record is None:
             return
         fields, block, offset_next = record
         kind = fields.get("warc-type", "")
         url = fields.get("warc-target-uri", "").strip("<>")
-        at = _date(fields.get("warc-date", ""), path, offset)
+        at = _date(fields.get("warc-date", ""), where, offset)
         response: WarcResponse | None = None
         if kind == "response":
-            status, headers, body = _http(block, path, offset)
+            status, headers, body = _http(block, where, offset)
             response = WarcResponse(url, at, status, body, headers)
         elif kind == "resource":
             headers = {"content-type": fields.get("content-type", "")}
             response = WarcResponse(url, at, 200, block[:MAX_BODY], headers)
         elif kind == "revisit":
-            response = _revisit(fields, block, url, at, by_digest, by_target, path, offset)
+            response = _revisit(fields, block, url, at, by_digest, by_target, where, offset)
         if response is not None and url:
             digest = fields.get("warc-payload-digest")
             if digest and kind != "revisit":
@@ -89,7 +126,7 @@ def _responses(stream: BufferedIOBase, path: Path) -> Iterator[WarcResponse]:
 
 
 def _record(
-    stream: BufferedIOBase, path: Path, offset: int
+    stream: BufferedIOBase, where: str, offset: int
 ) -> tuple[dict[str, str], bytes, int] | None:
     """The next record's header fields (names lower-cased), its block and the offset
     after it; None at the end of the file."""
@@ -102,7 +139,7 @@ def _record(
     if not line:
         return None
     if not line.startswith(b"WARC/"):
-        raise ConfigError(f"WARC file {path}: no WARC record at byte {offset}")
+        raise ConfigError(f"WARC file {where}: no WARC record at byte {offset}")
     fields: dict[str, str] = {}
     for _ in range(_MAX_HEADER_LINES):
         line = stream.readline()
@@ -113,12 +150,12 @@ def _record(
         if sep:
             fields[name.strip().lower()] = value.strip()
     else:
-        raise ConfigError(f"WARC file {path}: record at byte {offset} has no end of header")
+        raise ConfigError(f"WARC file {where}: record at byte {offset} has no end of header")
     try:
         length = int(fields.get("content-length", ""))
     except ValueError:
         raise ConfigError(
-            f"WARC file {path}: record at byte {offset} has no Content-Length"
+            f"WARC file {where}: record at byte {offset} has no Content-Length"
         ) from None
     block = stream.read(min(length, MAX_BODY))
     read = len(block)
@@ -129,22 +166,22 @@ def _record(
         read += len(chunk)
     if read != length:
         raise ConfigError(
-            f"WARC file {path}: record at byte {offset} is cut short ({read} of {length} bytes)"
+            f"WARC file {where}: record at byte {offset} is cut short ({read} of {length} bytes)"
         )
     return fields, block, position + length
 
 
-def _date(text: str, path: Path, offset: int) -> datetime:
+def _date(text: str, where: str, offset: int) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(
-            f"WARC file {path}: record at byte {offset} has no readable WARC-Date ({text!r})"
+            f"WARC file {where}: record at byte {offset} has no readable WARC-Date ({text!r})"
         ) from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _http(block: bytes, path: Path, offset: int) -> tuple[int, dict[str, str], bytes]:
+def _http(block: bytes, where: str, offset: int) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and decoded body of an HTTP response message."""
     head, sep, body = block.partition(b"\r\n\r\n")
     if not sep:
@@ -152,7 +189,7 @@ def _http(block: bytes, path: Path, offset: int) -> tuple[int, dict[str, str], b
     lines = head.decode("iso-8859-1").splitlines()
     parts = lines[0].split(None, 2) if lines else []
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ConfigError(f"WARC file {path}: record at byte {offset} holds no HTTP response")
+        raise ConfigError(f"WARC file {where}: record at byte {offset} holds no HTTP response")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
@@ -204,7 +241,7 @@ def _revisit(
     at: datetime,
     by_digest: dict[str, WarcResponse],
     by_target: dict[tuple[str, str], WarcResponse],
-    path: Path,
+    where: str,
     offset: int,
 ) -> WarcResponse:
     digest = fields.get("warc-payload-digest", "")
@@ -216,11 +253,11 @@ def _revisit(
     earlier = earlier or by_target.get(target)
     if earlier is None:
         raise ConfigError(
-            f"WARC file {path}: revisit record at byte {offset} ({url}) refers to a "
+            f"WARC file {where}: revisit record at byte {offset} ({url}) refers to a "
             "response this file does not hold"
         )
     if block.startswith(b"HTTP/"):
-        status, headers, _ = _http(block, path, offset)
+        status, headers, _ = _http(block, where, offset)
         if status == 304:  # "server not modified": the earlier response stands
             status = earlier.status
         return WarcResponse(url, at, status, earlier.body, headers or earlier.headers)

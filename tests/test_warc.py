@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zipfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -228,3 +229,41 @@ def test_a_record_past_the_cap_is_skipped_not_held(
     first, second = read_warc(path)
     assert first.url.endswith("/big") and len(first.body) <= 200 < len(big)
     assert second.body == PAGE  # the next record is read where it begins
+
+
+def test_a_wacz_package_reads_its_warc_files_in_name_order(tmp_path: Path) -> None:
+    """A WACZ (Browsertrix's zip package): every WARC under archive/, a revisit in
+    one file finding its response in another; the rest of the package ignored."""
+    first = gzip.compress(response("http://a.onion/forum?fid=2", T0))
+    revisit = record(
+        "revisit",
+        "http://a.onion/forum?fid=2",
+        T0 + timedelta(hours=1),
+        http(200, b"", HTML),
+        WARC_Payload_Digest=digest(PAGE),
+    )
+    path = tmp_path / "crawl.wacz"
+    with zipfile.ZipFile(path, "w") as package:
+        package.writestr("datapackage.json", "{}")
+        package.writestr("pages/pages.jsonl", "")
+        package.writestr("archive/rec-1.warc.gz", first)
+        package.writestr("archive/rec-2.warc", revisit)
+    assert [(r.at, r.body) for r in read_warc(path)] == [
+        (T0, PAGE),
+        (T0 + timedelta(hours=1), PAGE),
+    ]
+    assert [c.at for c in scan_warc(path, SRC)] == [T0, T0 + timedelta(hours=1)]
+    assert is_warc(path)
+
+
+@pytest.mark.parametrize("content", [b"not a zip", None])
+def test_a_wacz_without_warc_files_is_a_config_error(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "bad.wacz"
+    if content is None:
+        with zipfile.ZipFile(path, "w") as package:
+            package.writestr("datapackage.json", "{}")
+    else:
+        path.write_bytes(content)
+    message = "unreadable" if content else "no WARC file under archive/"
+    with pytest.raises(ConfigError, match=message):
+        read_warc(path)
