@@ -110,7 +110,8 @@ def _responses(
         response: WarcResponse | None = None
         if kind == "response":
             status, headers, body = _http(block, where, offset)
-            response = WarcResponse(url, at, status, body, headers)
+            if body is not None:  # else left out: the page counts as not captured
+                response = WarcResponse(url, at, status, body, headers)
         elif kind == "resource":
             headers = {"content-type": fields.get("content-type", "")}
             response = WarcResponse(url, at, 200, block[:MAX_BODY], headers)
@@ -181,8 +182,9 @@ def _date(text: str, where: str, offset: int) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _http(block: bytes, where: str, offset: int) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and decoded body of an HTTP response message."""
+def _http(block: bytes, where: str, offset: int) -> tuple[int, dict[str, str], bytes | None]:
+    """Status, headers and decoded body of an HTTP response message (None: a content
+    coding that cannot be undone here)."""
     head, sep, body = block.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = block.partition(b"\n\n")
@@ -220,12 +222,14 @@ def _dechunked(body: bytes) -> bytes:
     return b"".join(out)
 
 
-def _decoded(body: bytes, coding: str) -> bytes:
+def _decoded(body: bytes, coding: str) -> bytes | None:
     """`body` without gzip/deflate content coding, at most `MAX_BODY` bytes; as it is
-    when it is not so coded (crawlers often save the decoded body)."""
+    when it is not so coded (crawlers often save the decoded body). None for a body
+    still in another coding (br, zstd, ...): it cannot be read here."""
     coding = coding.strip().lower()
     if coding not in ("gzip", "x-gzip", "deflate"):
-        return body[:MAX_BODY]
+        plain = coding in ("", "identity") or body.lstrip()[:1] in (b"<", b"{", b"[", b"")
+        return body[:MAX_BODY] if plain else None
     for wbits in (zlib.MAX_WBITS | 32, zlib.MAX_WBITS, -zlib.MAX_WBITS):
         try:
             return zlib.decompressobj(wbits).decompress(body, MAX_BODY)

@@ -267,3 +267,28 @@ def test_a_wacz_without_warc_files_is_a_config_error(tmp_path: Path, content: by
     message = "unreadable" if content else "no WARC file under archive/"
     with pytest.raises(ConfigError, match=message):
         read_warc(path)
+
+
+def test_a_body_in_a_coding_that_cannot_be_undone_is_left_out(tmp_path: Path) -> None:
+    """A brotli or zstd body still coded is no page (the URL is then not captured,
+    a failed fetch); one saved decoded with its header kept is read as it is."""
+    path = write_warc(
+        tmp_path / "br.warc",
+        [
+            record(
+                "response",
+                "http://a.onion/br",
+                T0,
+                http(200, b"\x8b\x07\x80<h", "Content-Encoding: br"),
+            ),
+            record(
+                "response",
+                "http://a.onion/zstd",
+                T0,
+                http(200, b"\x28\xb5\x2f\xfd", "Content-Encoding: zstd"),
+            ),
+            record("response", "http://a.onion/ok", T0, http(200, PAGE, "Content-Encoding: br")),
+        ],
+        gz=False,
+    )
+    assert [(r.url, r.body) for r in read_warc(path)] == [("http://a.onion/ok", PAGE)]
