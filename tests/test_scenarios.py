@@ -512,3 +512,52 @@ def test_a_new_id_that_vanishes_before_the_redesign_settles_does_not_end_it(
     assert {known[i].state.value for i in old} == {"aged_out"}
     # the old thread 5 has no successor on the page: aged out, but not superseded
     assert {i: known[i].superseded_by is None for i in old} == {i: i.endswith("tid=5") for i in old}
+
+
+URL_SHOP = replace(  # the shop read by a source whose ids are the product urls
+    SHOP_SOURCE, name="urlshop", selectors=replace(SHOP_SOURCE.selectors, id_pattern=None)
+)
+
+
+def test_a_shop_whose_redesign_renamed_every_product_is_watched_again(world: World) -> None:
+    """A shop (absence counted, nothing verified) whose product urls, and so ids,
+    all change in a redesign: after it settles, a price edit, a removal and a return
+    are found on the new ids, and no old id is ever deleted."""
+    names = ["acme", "globex", "initech", "hooli", "umbrella", "vandelay"]
+    world.site.products = [
+        Product(i, name, f"{name.title()} customers {i}M", f"{i}00", "dk", "x")
+        for i, name in enumerate(names, start=1)
+    ]
+    world.store.sync_sources([URL_SHOP])
+    assert world.crawl(URL_SHOP).diff.baseline
+    old = set(world.store.known_listings("urlshop"))
+    world.site.products = [replace(p, slug=f"leak-{p.slug}") for p in world.site.products]
+    reports = [world.crawl(URL_SHOP) for _ in range(2)]
+    assert events(reports[0]) == [("layout_changed", None)]
+    assert [k for k, _ in events(reports[1])] == ["layout_settled"] + ["superseded"] * 6
+
+    prefix = next(iter(old)).split("/product/")[0]  # "urlshop:" and the shop's origin
+
+    def new_id(pid: int) -> str:
+        return f"{prefix}/product/leak-{names[pid - 1]}-{pid}/"
+
+    world.site.products[2] = replace(world.site.products[2], price="250")
+    edit = world.crawl(URL_SHOP)
+    assert events(edit) == [("changed", new_id(3))]
+    assert edit.diff.events[0].details["changes"] == [
+        {"field": "price", "before": "$300", "after": "$250"}
+    ]
+    gone = world.site.products.pop(3)
+    reports += [edit, world.crawl(URL_SHOP), world.crawl(URL_SHOP)]
+    assert events(reports[-1]) == [("deleted", new_id(4))]  # missing_after = 2
+    world.site.products.insert(3, gone)
+    back = world.crawl(URL_SHOP)
+    assert events(back) == [("restored", new_id(4))]
+    reports += [back, *(world.crawl(URL_SHOP) for _ in range(5))]
+    deleted = {e.listing_id for r in reports for e in r.diff.events if e.kind.value == "deleted"}
+    assert deleted == {new_id(4)}
+    known = world.store.known_listings("urlshop")
+    assert {known[i].state.value for i in old} == {"aged_out"}
+    assert {i.removeprefix(prefix): known[i].superseded_by for i in old} == {
+        f"/product/{name}-{pid}/": new_id(pid) for pid, name in enumerate(names, start=1)
+    }
