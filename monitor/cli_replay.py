@@ -71,6 +71,14 @@ def _event_dict(event: Any, capture: str) -> dict[str, Any]:
 )
 @click.option("--timezone", help="IANA zone for dates the pages show without one.")
 @click.option(
+    "--fallback-engine",
+    "fallbacks",
+    multiple=True,
+    type=click.Choice(["mybb", "xenforo", "phpbb", "shop", "blog"]),
+    help="Override: an engine profile to read a page the engine reads nothing from "
+    "(repeat for more, in order; a site that moved to another engine).",
+)
+@click.option(
     "--alerts/--no-alerts",
     "alerts",
     default=None,
@@ -99,6 +107,7 @@ def replay(
     absence: str | None,
     missing_after: int | None,
     timezone: str | None,
+    fallbacks: tuple[str, ...],
     alerts: bool | None,
     page_budget: int,
     as_json: bool,
@@ -123,6 +132,8 @@ def replay(
         "absence": absence,
         "missing_after": missing_after,
         "timezone": timezone,
+        "fallback_engines": tuple(dict.fromkeys(e for e in fallbacks if e != source.engine))
+        or None,
     }
     source = dataclasses.replace(source, **{k: v for k, v in overrides.items() if v is not None})
     # every naming or reading problem, before anything is written

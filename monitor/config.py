@@ -380,7 +380,9 @@ def _path(loc: Loc) -> str:
 
 def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
     """The source's own settings over [defaults] over the Source dataclass defaults."""
-    own = model.model_dump(exclude={"selectors", "headers", "block_markers"}, exclude_none=True)
+    own = model.model_dump(
+        exclude={"selectors", "headers", "block_markers", "fallback_engines"}, exclude_none=True
+    )
     chosen = model.selectors.model_dump(exclude_none=True) if model.selectors else {}
     css = model.engine == "css" and bool(chosen)
     selectors = Selectors(**{k: v for k, v in chosen.items() if k in CSS_KEYS}) if css else None
@@ -399,6 +401,7 @@ def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
             **model.headers,
         },
         block_markers=tuple(model.block_markers),
+        fallback_engines=tuple(model.fallback_engines),
     )
 
 

@@ -279,6 +279,8 @@ class SourceModel(DefaultsModel):
     name: Name
     url: Annotated[str, AfterValidator(_source_url)]
     engine: str
+    # profiles tried in order on a listing page the engine reads nothing from
+    fallback_engines: list[str] = Field(default_factory=list)
     selectors: SelectorsModel | None = None
     allow_clearnet: bool = False
     onion_redirects: bool = False
@@ -292,6 +294,18 @@ class SourceModel(DefaultsModel):
         engines = sorted(info.context["engines"]) if info.context else []
         if value not in engines:
             raise ValueError(f"unknown engine {value!r}{suggest(value, engines)}")
+        return value
+
+    @field_validator("fallback_engines")
+    @classmethod
+    def _known_profiles(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        engines = sorted(info.context["engines"]) if info.context else []
+        profiles = [e for e in engines if e not in ("css", "json")]
+        for name in value:
+            if name not in profiles:
+                raise ValueError(f"{name!r} is not an engine profile{suggest(name, profiles)}")
+        if len(set(value)) != len(value) or info.data.get("engine") in value:
+            raise ValueError("each engine at most once, and not the source's own engine")
         return value
 
 

@@ -125,6 +125,8 @@ class Source:
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
     block_markers: tuple[str, ...] = ()
+    # engine profiles tried in order on a listing page `engine` reads nothing from
+    fallback_engines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

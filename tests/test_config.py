@@ -900,3 +900,32 @@ def test_revisit_keys_broken(tmp_path: Path, text: str, expected: list[str]) -> 
     problems = problems_of(write(tmp_path, text))
     assert [p[: len(e)] for p, e in zip(problems, expected, strict=False)] == expected, problems
     assert len(problems) == len(expected), problems
+
+
+def test_fallback_engines_are_profiles_each_once(tmp_path: Path) -> None:
+    from monitor.extract import ENGINES
+
+    def load(fallbacks: str) -> list[str] | tuple[str, ...]:
+        text = source(f"fallback_engines = {fallbacks}\n", engine='"mybb"', selectors=None)
+        try:
+            return (
+                load_config(write(tmp_path, text), env={}, engines=ENGINES)
+                .sources[0]
+                .fallback_engines
+            )
+        except ConfigError as exc:
+            return exc.problems
+
+    assert load('["xenforo", "phpbb"]') == ("xenforo", "phpbb")
+    assert load("[]") == ()
+    assert load('["css"]') == [
+        "source[0].fallback_engines: 'css' is not an engine profile; "
+        "known: blog, mybb, phpbb, shop, xenforo"
+    ]
+    assert load('["xenfor"]') == [
+        "source[0].fallback_engines: 'xenfor' is not an engine profile (did you mean 'xenforo'?)"
+    ]
+    for twice in ('["xenforo", "xenforo"]', '["mybb"]'):
+        assert load(twice) == [
+            "source[0].fallback_engines: each engine at most once, and not the source's own engine"
+        ]

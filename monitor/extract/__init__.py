@@ -4,7 +4,9 @@
 page into a `PageExtract` and never raises on page content, however hostile.
 Engines: `css` (the source's [selectors]), the profiles `mybb`, `xenforo`,
 `phpbb`, `shop`, `blog` (profiles.py; overridable through Source.overrides) and
-`json` (field paths over a JSON API). `extract_thread` reads a fetched thread page.
+`json` (field paths over a JSON API); `fallback.FallbackEngine` tries other
+profiles on a page a source's engine reads nothing from. `extract_thread` reads a
+fetched thread page.
 Field parsers: `parse_text` (all of them), `numbers.parse_records`,
 `prices.parse_prices`, `size.parse_size`, `span.parse_span`,
 `datatypes.parse_data_types`, `dates.parse_posted`, `country.parse_country`.
@@ -13,6 +15,7 @@ Field parsers: `parse_text` (all of them), `numbers.parse_records`,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -42,12 +45,21 @@ class Engine(Protocol):
 
 def get_engine(source: Source, rates: Mapping[str, float] | None = None) -> Engine:
     """The engine `source.engine` names, built and validated for `source`; `rates`
-    (USD per unit, Config.rates) give prices their USD estimate.
+    (USD per unit, Config.rates) give prices their USD estimate. With
+    `source.fallback_engines`, a `FallbackEngine` over it and those profiles (their
+    built-in selectors: the source's overrides are for its own engine).
 
     Raises ExtractError for an unknown engine or unusable selectors (a css source
     without selectors, a selector lexbor cannot compile, a bad id_pattern, an
     unknown override key).
     """
+    if source.fallback_engines:
+        from monitor.extract.fallback import FallbackEngine
+
+        names = (source.engine, *source.fallback_engines)
+        own = replace(source, fallback_engines=())
+        others = [replace(own, engine=name, overrides={}) for name in names[1:]]
+        return FallbackEngine([get_engine(s, rates) for s in (own, *others)])
     where = f"source {source.name!r}"
     if source.engine == "css":
         if source.selectors is None:
