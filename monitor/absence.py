@@ -134,8 +134,9 @@ def settled_layout(
 
     It holds when a suspected layout change is already pending (an earlier crawl
     raised it), this complete crawl churns ids again (`suspicion` is `id_churn`), and
-    at least `SETTLE_RATIO` of the listings it shows were first recorded after the
-    listings left behind were last seen: the same new ids in two crawls or more.
+    at least `SETTLE_RATIO` of the listings it shows, leaving out those known from
+    before (not renamed), were first recorded after the listings left behind were
+    last seen: the same new ids in two crawls or more.
     Left behind are the ACTIVE or MISSING listings not seen whose last sighting is
     older than the median first sighting of the known listings seen (so not a new
     id that fell off the crawled pages since), newest last seen first."""
@@ -156,7 +157,8 @@ def settled_layout(
         return None
     cutoff = max(s.last_seen for s in left)
     again = sum(1 for i in seen_ids if i in known and known[i].first_seen > cutoff)
-    if again < SETTLE_RATIO * len(seen_ids):
+    survivors = sum(1 for i in seen_ids if i in known and known[i].first_seen <= cutoff)
+    if again == 0 or again < SETTLE_RATIO * (len(seen_ids) - survivors):
         return None
     return tuple(sorted(left, key=lambda s: (-s.last_seen.timestamp(), s.id)))
 

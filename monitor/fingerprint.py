@@ -137,3 +137,41 @@ def original_of(listing: Listing, fp: str, candidates: CandidateIndex) -> Stored
         c.stored for c in near if c.stored.id != listing.id and same_dataset(listing, tokens, fp, c)
     ]
     return min(matches, key=lambda s: (s.first_seen, s.id), default=None)
+
+
+def successors(old: Iterable[StoredListing], new: Iterable[StoredListing]) -> dict[str, str]:
+    """For listings a redesign renamed (`old`), the listing of `new` that continues
+    each, one to one: candidates share a fingerprint or a repost cluster; the best
+    pairs go first (the same fingerprint, then more title words in common, then the
+    same record count, then ids), each listing in at most one pair."""
+    by_key: dict[str, list[StoredListing]] = defaultdict(list)
+    for n in new:
+        if n.fingerprint:
+            by_key["print:" + n.fingerprint].append(n)
+        by_key["cluster:" + (n.cluster or n.id)].append(n)
+    pairs: list[tuple[tuple[int, float, int], str, str]] = []
+    for o in old:
+        keys = ["cluster:" + (o.cluster or o.id)] + (
+            ["print:" + o.fingerprint] if o.fingerprint else []
+        )
+        candidates = {n.id: n for key in keys for n in by_key.get(key, ())}
+        words = title_tokens(o.listing.title)
+        for n in candidates.values():
+            if n.id == o.id:
+                continue
+            same_print = int(o.fingerprint is not None and n.fingerprint == o.fingerprint)
+            overlap = jaccard(words, title_tokens(n.listing.title))
+            same_count = int(
+                o.listing.records is not None
+                and n.listing.records is not None
+                and o.listing.records.count == n.listing.records.count
+            )
+            pairs.append(((same_print, overlap, same_count), o.id, n.id))
+    pairs.sort(key=lambda p: (-p[0][0], -p[0][1], -p[0][2], p[1], p[2]))
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for _, old_id, new_id in pairs:
+        if old_id not in out and new_id not in taken:
+            out[old_id] = new_id
+            taken.add(new_id)
+    return out

@@ -43,10 +43,11 @@ Rules, in the order they are applied:
 - A redesign that renamed the listings settles (`settled_layout`: during such an
   episode, a crawl that churns ids again but shows mostly listings recorded since):
   one `layout_settled` source event, and the crawl is plausible from then on. Each
-  listing left behind becomes AGED_OUT, never checked on its own again; when a
-  listing of the same dataset (repost cluster) is seen in the crawl it continues
-  under that id (`superseded_by`, and a `superseded` event naming it). Arrivals are
-  announced again and absence is judged for every other listing.
+  listing left behind becomes AGED_OUT with a `superseded` event, never checked on
+  its own again: it continues under the id of the seen listing of its dataset
+  (`fingerprint.successors`, one to one) in `superseded_by`, or, with none,
+  `superseded_by` is LEFT_BEHIND. Arrivals are announced again and absence is
+  judged for every other listing.
 
 Baseline choice: until the first complete crawl, arrivals are recorded but never
 announced, whatever the crawl's outcome. A partial first crawl is as much a flood
@@ -89,9 +90,11 @@ from monitor.fingerprint import (
     jaccard,
     original_of,
     records_bucket,
+    successors,
     title_tokens,
 )
 from monitor.models import (
+    LEFT_BEHIND,
     Crawl,
     CrawlDiff,
     CrawlOutcome,
@@ -357,16 +360,14 @@ def _settle(
     known: Mapping[str, StoredListing],
     churn: Mapping[str, Any],
 ) -> None:
-    """A redesign's new ids hold: one `layout_settled` event; the listings left
-    behind age out, each superseded by the seen listing of its repost cluster when
-    there is one."""
-    successors: dict[str, str] = {}
-    for listing_id in sorted(seen):
-        stored = known.get(listing_id)
-        if stored is not None and stored.cluster is not None:
-            successors.setdefault(stored.cluster, listing_id)
-    by = {old.id: successors.get(old.cluster or old.id) for old in left_behind}
-    by = {k: v for k, v in by.items() if v is not None and v != k}
+    """A redesign's new ids hold: one `layout_settled` event; every listing left
+    behind ages out for good (never checked on its old address: on a relaunch it is
+    gone, which says nothing of the dataset), superseded by the listing recorded
+    since that continues it (`successors`) or, with none on the page, by nobody
+    (`LEFT_BEHIND`)."""
+    cutoff = max(s.last_seen for s in left_behind)
+    arrived = [known[i] for i in sorted(seen) if i in known and known[i].first_seen > cutoff]
+    by = successors(left_behind, arrived)
     details = {k: v for k, v in churn.items() if k != "reason"}
     diff.event(
         EventKind.LAYOUT_SETTLED,
@@ -376,10 +377,14 @@ def _settle(
     for old in left_behind:
         successor = by.get(old.id)
         diff.writes.append(
-            replace(old, state=ListingState.AGED_OUT, missing_streak=0, superseded_by=successor)
+            replace(
+                old,
+                state=ListingState.AGED_OUT,
+                missing_streak=0,
+                superseded_by=LEFT_BEHIND if successor is None else successor,
+            )
         )
-        if successor is not None:
-            diff.event(EventKind.SUPERSEDED, old.id, {"by": successor, "after": "redesign"})
+        diff.event(EventKind.SUPERSEDED, old.id, {"by": successor, "after": "redesign"})
 
 
 def diff_crawl(

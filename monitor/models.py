@@ -335,6 +335,9 @@ class RestoreBacklog:
     worst_late: float = 0.0  # seconds the most overdue re-check is past due (0: none due)
 
 
+LEFT_BEHIND = ""  # `StoredListing.superseded_by` of a listing a redesign left with no successor
+
+
 @dataclass(frozen=True)
 class StoredListing:
     """A listing as the store knows it: last field values plus lifecycle state."""
@@ -348,7 +351,8 @@ class StoredListing:
     fingerprint: str | None = None
     cluster: str | None = None
     # the listing that continues this one under a new id after a redesign renamed
-    # the source's listings (lifecycle rule 2): no longer revisited on its own
+    # the source's listings (lifecycle rule 2), or LEFT_BEHIND when none was seen:
+    # either way no longer checked on its own page
     superseded_by: str | None = None
 
     @property

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from monitor.captures import Capture, SavedFile
 from monitor.extract import Engine
+from monitor.extract.urls import resolve_url
 from monitor.fetch import block_reason, decode_body
 from monitor.models import (
     Alert,
@@ -96,8 +97,8 @@ class SavedSite:
     async def get(self, url: str) -> Page:
         capture = self.capture
         assert capture is not None, "load() a capture first"
-        if capture.urls:  # read from a WARC file: every response by its URL
-            found = capture.urls.get(url)
+        if capture.urls:  # read from a WARC file: every response by its canonical URL
+            found = capture.urls.get(url) or capture.urls.get(resolve_url(url, url) or url)
             if found is None:
                 return _missing(url, f"no response for {url} in capture {capture.name}")
             self.clock.now = max(self.clock.now, found[0])

@@ -92,8 +92,10 @@ def describe_event(row: Mapping[str, Any]) -> str:
         )
     if kind == "deleted":
         return f"last seen {clean(details.get('last_seen'))[:16]}"
-    if kind == "superseded":
+    if kind == "superseded" and details.get("by"):
         return f"continues as {clean(details.get('by'), 60)} after a redesign"
+    if kind == "superseded":
+        return "left behind by a redesign: no listing of its dataset on the page"
     if kind == "restored" and details.get("deleted_at"):
         how = f"; {clean(details.get('how'), 40)}" if details.get("how") else ""
         return f"deleted {clean(details.get('deleted_at'))[:16]}{how}"

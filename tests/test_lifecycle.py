@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import fingerprint as fingerprint_module
-from monitor.absence import layout_suspicion, revisit_due, settled_layout
+from monitor.absence import layout_suspicion, revisit_backlog, revisit_due, settled_layout
 from monitor.lifecycle import (
     absence_mode,
     diff_crawl,
@@ -24,6 +24,7 @@ from monitor.lifecycle import (
     title_tokens,
 )
 from monitor.models import (
+    LEFT_BEHIND,
     Crawl,
     CrawlDiff,
     CrawlOutcome,
@@ -936,3 +937,68 @@ def test_diff_crawl_settles_a_renamed_layout() -> None:
     assert written["forum:old3"].superseded_by == "forum:new3"
     # superseded listings are never due for a revisit
     assert not revisit_due(written["forum:old3"], SRC, at(10_000))
+
+
+def crawls_through(
+    source: Source, rounds: Sequence[Sequence[Listing]]
+) -> tuple[dict[str, StoredListing], list[CrawlDiff]]:
+    """`rounds` as successive complete crawls, each diff applied, `layout_pending`
+    and the yardstick carried as the pipeline carries them."""
+    known: dict[str, StoredListing] = {}
+    previous: list[int] = []
+    pending = False
+    diffs = []
+    for n, listings in enumerate(rounds, start=1):
+        diff = diff_crawl(
+            crawl(*listings, n=n),
+            known,
+            source,
+            previous_complete=previous,
+            repost_candidates=[],
+            first_complete=n == 1,
+            make_id=counter(),
+            layout_pending=pending,
+        )
+        known = apply_diff(known, diff)
+        pending = diff.crawl.error is not None
+        previous = previous if diff.layout_suspected else [len(listings), *previous]
+        diffs.append(diff)
+    return known, diffs
+
+
+def test_a_redesign_that_renamed_most_listings_settles_too() -> None:
+    """70% renamed, 30% kept their ids: the kept ones do not count against settling."""
+    old = [listing(f"o{i}", f"Dataset {i} alpha{i}") for i in range(10)]
+    mix = old[:3] + [listing(f"n{i}", f"Dataset {i} alpha{i}") for i in range(3, 10)]
+    known, diffs = crawls_through(SRC, [old, mix, mix, mix])
+    assert [kinds(d)[:1] for d in diffs[1:]] == [
+        [("layout_changed", None)],
+        [("layout_settled", None)],
+        [],
+    ]
+    assert {known[f"forum:o{i}"].superseded_by for i in range(3, 10)} == {
+        f"forum:n{i}" for i in range(3, 10)
+    }
+    assert {known[f"forum:o{i}"].state for i in range(3)} == {ListingState.ACTIVE}
+
+
+def test_successors_are_one_to_one_and_the_rest_is_left_behind() -> None:
+    """Many new listings in one repost cluster still each continue their own old
+    one (fingerprint first, then title words); an old listing whose dataset was not
+    seen again is left behind, never due for a check, and counts in no backlog."""
+    shop = replace(SRC, engine="shop")
+    old = [listing(f"o{i}", f"Dataset {i} alpha{i}") for i in range(10)]
+    new = [listing(f"n{i}", f"Dataset {i} alpha{i}") for i in range(9)]  # o9: gone
+    new[0] = replace(new[0], title="Dataset 0 alpha0 UPDATED v2")  # reworded
+    known, diffs = crawls_through(shop, [old, new, new])
+    assert {i: known[f"forum:o{i}"].superseded_by for i in range(10)} == {
+        **{i: f"forum:n{i}" for i in range(9)},
+        9: LEFT_BEHIND,
+    }
+    gone = [
+        e for e in diffs[2].events if e.kind is EventKind.SUPERSEDED and e.details["by"] is None
+    ]
+    assert [e.listing_id for e in gone] == ["forum:o9"]
+    aged = [s for s in known.values() if s.state is ListingState.AGED_OUT]
+    assert len(aged) == 10 and not any(revisit_due(s, shop, at(10_000)) for s in aged)
+    assert revisit_backlog(known.values(), shop, at(10_000)).aged_out == 0

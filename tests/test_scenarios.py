@@ -496,7 +496,8 @@ def test_a_new_id_that_vanishes_before_the_redesign_settles_does_not_end_it(
     down. That must not make the crawl look plausible (it once did, and every old id
     was then checked on its own page, a flood of deletions on a relaunch whose old
     addresses are gone): the redesign settles, the old ids are superseded, and the
-    taken-down one is judged as any listing is."""
+    taken-down one is judged as any listing is; its old id, with no successor on the
+    page, is left behind and never checked on its old address."""
     world.store.sync_sources([URL_IDS])
     world.crawl(URL_IDS)
     old = set(world.store.known_listings("urlforum"))
@@ -510,8 +511,13 @@ def test_a_new_id_that_vanishes_before_the_redesign_settles_does_not_end_it(
     assert [i for k, i in events(settled) if k == "deleted"] == [f"urlforum:{HOST}/thread-5"]
     known = world.store.known_listings("urlforum")
     assert {known[i].state.value for i in old} == {"aged_out"}
-    # the old thread 5 has no successor on the page: aged out, but not superseded
-    assert {i: known[i].superseded_by is None for i in old} == {i: i.endswith("tid=5") for i in old}
+    # the old thread 5 has no successor on the page: left behind, never checked again
+    assert {i: known[i].superseded_by for i in old} == {
+        i: "" if i.endswith("tid=5") else i.replace("showthread.php?tid=", "thread-") for i in old
+    }
+    for _ in range(10):
+        world.crawl(URL_IDS, hours=6)
+        assert all("showthread.php" not in u for u in world.site.requests)
 
 
 URL_SHOP = replace(  # the shop read by a source whose ids are the product urls

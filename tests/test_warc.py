@@ -16,12 +16,13 @@ from click.testing import CliRunner
 
 from monitor.captures import is_warc, scan_warc
 from monitor.cli import main
+from monitor.demo.sites import THREADS_PER_PAGE
 from monitor.errors import ConfigError
 from monitor.models import Source
 from monitor.store import Store
 from monitor.warc import read_warc
 from tests.histories import FORUM_URL
-from tests.test_replay import small_history
+from tests.test_replay import small_history, small_threads, write_forum
 from tests.warcs import captures_warc, digest, http, record, write_warc
 
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
@@ -292,3 +293,18 @@ def test_a_body_in_a_coding_that_cannot_be_undone_is_left_out(tmp_path: Path) ->
         gz=False,
     )
     assert [(r.url, r.body) for r in read_warc(path)] == [("http://a.onion/ok", PAGE)]
+
+
+@pytest.mark.parametrize("url", ["http://A.onion/forum?fid=2#top", "HTTP://a.onion/forum?fid=2"])
+def test_the_source_url_is_found_in_any_spelling(tmp_path: Path, url: str) -> None:
+    """The config's URL as written (host case, a fragment) finds the responses, which
+    are kept under their canonical URL."""
+    threads = small_threads()[:THREADS_PER_PAGE]  # one page
+    write_forum(tmp_path / "dir", [(T0, threads, {})])
+    html = next((tmp_path / "dir").glob("*/page1.html")).read_bytes()
+    path = write_warc(tmp_path / "f.warc.gz", [response("http://a.onion/forum?fid=2", T0, html)])
+    db = tmp_path / "leakmon.db"
+    args = ["replay", str(path), "--engine", "mybb", "--url", url, "--db", str(db), "--json"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["outcomes"] == {"complete": 1}
