@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 from monitor.errors import ConfigError
 from monitor.extract.urls import resolve_url, same_host
-from monitor.warc import WarcResponse, read_warc
+from monitor.warc import MAX_BODY, WarcResponse, read_warc
 
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T_-]?(\d{2})(\d{2})(\d{2})?Z?$")
 _EPOCH = re.compile(r"^(\d{9,11})(?:\.(\d+))?$")
@@ -261,18 +261,29 @@ def is_warc(path: Path) -> bool:
     return path.name.lower().endswith((".warc", ".warc.gz", ".wacz"))
 
 
-def scan_warc(path: Path, source_url: str) -> list[Capture]:
+def scan_warc(path: Path, source_url: str, max_bytes: int = MAX_BODY) -> list[Capture]:
     """The captures of a WARC file, oldest first: each response for `source_url`
     starts one at its WARC-Date, and every later response, up to the next one,
     belongs to it (the first response of a URL wins). Responses before the first
     capture belong to none. A redirect is followed within its capture, on the
     source's host; one whose target the capture lacks is left out (a failed fetch).
+    Only responses on the source's host are held, each body to `max_bytes` + 1
+    bytes (the source's `max_bytes`: a longer page fails as too large when served).
 
     Raises ConfigError when the file is unreadable or holds no response for
     `source_url`."""
-    start = resolve_url(source_url, source_url)
+    start = resolve_url(source_url, source_url) or source_url
     groups: list[tuple[datetime, dict[str, WarcResponse]]] = []
-    responses = read_warc(path)
+    elsewhere: list[str] = []  # URLs on other hosts, not held (named when nothing is left)
+
+    def on_host(url: str) -> bool:
+        if same_host(url, start):
+            return True
+        if len(elsewhere) < 3:
+            elsewhere.append(url)
+        return False
+
+    responses = read_warc(path, max_body=max_bytes + 1, keep=on_host)
     for response in sorted(responses, key=lambda r: r.at):  # stable: file order in a tie
         url = resolve_url(response.url, response.url)
         if url is None:
@@ -282,16 +293,18 @@ def scan_warc(path: Path, source_url: str) -> list[Capture]:
         if groups:
             groups[-1][1].setdefault(url, response)
     if not groups:
-        seen = ", ".join(sorted({r.url for r in responses})[:3]) or "no responses"
+        seen = ", ".join(sorted({r.url for r in responses})[:3] or elsewhere) or "no responses"
         raise ConfigError(f"WARC file {path}: no response for the source URL {source_url} ({seen})")
-    return [Capture(at, _warc_name(at), urls=_followed(path, group)) for at, group in groups]
+    return [Capture(at, _warc_name(at), urls=_followed(path, group, start)) for at, group in groups]
 
 
 def _warc_name(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S.%fZ" if at.microsecond else "%Y%m%dT%H%M%SZ")
 
 
-def _followed(path: Path, group: dict[str, WarcResponse]) -> dict[str, tuple[datetime, SavedFile]]:
+def _followed(
+    path: Path, group: dict[str, WarcResponse], source_url: str
+) -> dict[str, tuple[datetime, SavedFile]]:
     """`group` as saved files, each redirect replaced by the response it leads to."""
     out: dict[str, tuple[datetime, SavedFile]] = {}
     for url, response in group.items():
@@ -301,7 +314,7 @@ def _followed(path: Path, group: dict[str, WarcResponse]) -> dict[str, tuple[dat
                 break
             location = final.headers.get("location", "")
             target = resolve_url(location, final.url) if location else None
-            ok = target is not None and same_host(target, url)
+            ok = target is not None and same_host(target, source_url)
             final = group.get(target) if ok and target is not None else None
         if final is not None and not 300 <= final.status < 400:
             saved = SavedFile(path, final.status, final.body, final.content_type)

@@ -137,7 +137,7 @@ def replay(
     }
     source = dataclasses.replace(source, **{k: v for k, v in overrides.items() if v is not None})
     # every naming or reading problem, before anything is written
-    captures = scan_warc(directory, source.url) if warc else scan(directory)
+    captures = scan_warc(directory, source.url, source.max_bytes) if warc else scan(directory)
     rates = dict(config.rates) if config else {}
     try:
         engine = get_engine(source, rates)

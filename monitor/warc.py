@@ -17,9 +17,10 @@ missing pages.
 from __future__ import annotations
 
 import gzip
+import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BufferedIOBase
@@ -27,7 +28,10 @@ from pathlib import Path
 
 from monitor.errors import ConfigError
 
-MAX_BODY = 64 * 1024 * 1024  # bytes of a record or decoded body kept; replay caps again per source
+MAX_BODY = 16 * 1024 * 1024  # bytes of a decoded body kept (`read_warc(max_body=...)`)
+MAX_TOTAL = 1024 * 1024 * 1024  # bytes of bodies one file may make the replay hold
+_MAX_BLOCK_HEAD = 64 * 1024  # bytes of a block read beyond the body cap (HTTP headers)
+_MAX_LINE = 64 * 1024  # bytes of one header line
 _MAX_HEADER_LINES = 500
 
 
@@ -46,29 +50,114 @@ class WarcResponse:
         return self.headers.get("content-type", "")
 
 
-# Earlier responses by payload digest and by (target URI, WARC-Date), for revisits.
-_Seen = tuple[dict[str, WarcResponse], dict[tuple[str, str], WarcResponse]]
+class _Reader:
+    """What one `read_warc` call carries from record to record (and from one WARC
+    file of a WACZ to the next): the caps, and the responses revisits refer to."""
+
+    def __init__(self, max_body: int, keep: Callable[[str], bool]) -> None:
+        self.max_body = max_body
+        self.keep = keep
+        self.total = 0
+        self.by_digest: dict[str, WarcResponse] = {}
+        self.by_target: dict[tuple[str, str], WarcResponse] = {}
+        self.left_out: set[str] = set()  # digests and "uri date" keys of unreadable bodies
+
+    def responses(self, stream: BufferedIOBase, where: str) -> Iterator[WarcResponse]:
+        offset = 0
+        while True:
+            record = _record(stream, where, offset, self.max_body + _MAX_BLOCK_HEAD)
+            if record is None:
+                return
+            fields, block, offset_next = record
+            response = self.response(fields, block, where, offset)
+            if response is not None:
+                self.total += len(response.body)
+                if self.total > MAX_TOTAL:
+                    raise ConfigError(
+                        f"WARC file {where}: more than {MAX_TOTAL >> 20} MiB of pages to hold "
+                        f"(at byte {offset}); split it"
+                    )
+                yield response
+            offset = offset_next
+
+    def response(
+        self, fields: dict[str, str], block: bytes, where: str, offset: int
+    ) -> WarcResponse | None:
+        """The response a record holds; None for other records, other hosts, bodies
+        that cannot be read and statuses that are not final."""
+        kind = fields.get("warc-type", "")
+        url = fields.get("warc-target-uri", "").strip("<>")
+        if kind not in ("response", "resource", "revisit") or not url:
+            return None
+        keys = [fields.get("warc-payload-digest", ""), f"{url} {fields.get('warc-date', '')}"]
+        if not self.keep(url):  # a revisit of it elsewhere is left out too
+            self.left_out.update(k for k in keys if k and kind != "revisit")
+            return None
+        at = _date(fields.get("warc-date", ""), where, offset)
+        response: WarcResponse | None = None
+        if kind == "response":
+            status, headers, body = _http(block, where, offset, self.max_body)
+            if body is not None:
+                response = WarcResponse(url, at, status, body, headers)
+        elif kind == "resource":
+            headers = {"content-type": fields.get("content-type", "")}
+            response = WarcResponse(url, at, 200, block[: self.max_body], headers)
+        else:
+            response = self.revisit(fields, block, url, at, where, offset)
+        if response is None:
+            self.left_out.update(k for k in keys if k and kind != "revisit")
+            return None
+        if kind != "revisit" and keys[0]:
+            self.by_digest.setdefault(keys[0], response)
+        self.by_target.setdefault((url, fields.get("warc-date", "")), response)
+        return response if 200 <= response.status < 600 else None
+
+    def revisit(
+        self, fields: dict[str, str], block: bytes, url: str, at: datetime, where: str, offset: int
+    ) -> WarcResponse | None:
+        digest = fields.get("warc-payload-digest", "")
+        target_uri = fields.get("warc-refers-to-target-uri", url).strip("<>")
+        target_date = fields.get("warc-refers-to-date", "")
+        earlier = self.by_digest.get(digest) if digest else None
+        earlier = earlier or self.by_target.get((target_uri, target_date))
+        if earlier is None:
+            if digest in self.left_out or f"{target_uri} {target_date}" in self.left_out:
+                return None  # the response it repeats could not be read either
+            raise ConfigError(
+                f"WARC file {where}: revisit record at byte {offset} ({url}) refers to a "
+                "response this file does not hold"
+            )
+        if block.startswith(b"HTTP/"):
+            status, headers, _ = _http(block, where, offset, self.max_body)
+            if status == 304:  # "server not modified": the earlier response stands
+                status = earlier.status
+            return WarcResponse(url, at, status, earlier.body, headers or earlier.headers)
+        return WarcResponse(url, at, earlier.status, earlier.body, earlier.headers)
 
 
-def read_warc(path: Path) -> list[WarcResponse]:
+def read_warc(
+    path: Path, *, max_body: int = MAX_BODY, keep: Callable[[str], bool] = lambda url: True
+) -> list[WarcResponse]:
     """Every response of the WARC file at `path` in file order; of a WACZ (a zip
     package, as Browsertrix writes it), of each WARC file under ``archive/`` in
-    name order."""
+    name order. Bodies are kept to `max_body` bytes (a longer one is cut: the
+    caller sees it is longer than that); responses whose URL `keep` rejects are
+    not held. Raises ConfigError when the file cannot be read."""
+    reader = _Reader(max_body, keep)
     if path.name.lower().endswith(".wacz"):
-        return _read_wacz(path)
+        return _read_wacz(path, reader)
     try:
         with path.open("rb") as raw:
             if raw.read(2) != b"\x1f\x8b":
                 raw.seek(0)
-                return list(_responses(raw, str(path)))
+                return list(reader.responses(raw, str(path)))
         with gzip.open(path, "rb") as unzipped:
-            return list(_responses(unzipped, str(path)))
+            return list(reader.responses(unzipped, str(path)))
     except (OSError, EOFError, zlib.error) as exc:
         raise ConfigError(f"WARC file {path}: unreadable ({exc})") from None
 
 
-def _read_wacz(path: Path) -> list[WarcResponse]:
-    seen: _Seen = ({}, {})
+def _read_wacz(path: Path, reader: _Reader) -> list[WarcResponse]:
     out: list[WarcResponse] = []
     try:
         with zipfile.ZipFile(path) as package:
@@ -84,58 +173,43 @@ def _read_wacz(path: Path) -> list[WarcResponse]:
                 with package.open(name) as member:
                     if name.lower().endswith(".gz"):
                         with gzip.GzipFile(fileobj=member) as unzipped:
-                            out += _responses(unzipped, where, seen)
+                            out += reader.responses(unzipped, where)
                     else:
-                        out += _responses(member, where, seen)  # type: ignore[arg-type]
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+                        out += reader.responses(member, where)  # type: ignore[arg-type]
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        zipfile.BadZipFile,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # a compression method zipfile lacks
+    ) as exc:
         raise ConfigError(f"WACZ file {path}: unreadable ({exc})") from None
     return out
 
 
-def _responses(
-    stream: BufferedIOBase, where: str, seen: _Seen | None = None
-) -> Iterator[WarcResponse]:
-    """The responses of one WARC stream; `seen` carries the responses that revisit
-    records may refer to from one file of a WACZ to the next."""
-    by_digest, by_target = seen if seen is not None else ({}, {})
-    offset = 0
-    while True:
-        record = _record(stream, where, offset)
-        if record is None:
-            return
-        fields, block, offset_next = record
-        kind = fields.get("warc-type", "")
-        url = fields.get("warc-target-uri", "").strip("<>")
-        at = _date(fields.get("warc-date", ""), where, offset)
-        response: WarcResponse | None = None
-        if kind == "response":
-            status, headers, body = _http(block, where, offset)
-            if body is not None:  # else left out: the page counts as not captured
-                response = WarcResponse(url, at, status, body, headers)
-        elif kind == "resource":
-            headers = {"content-type": fields.get("content-type", "")}
-            response = WarcResponse(url, at, 200, block[:MAX_BODY], headers)
-        elif kind == "revisit":
-            response = _revisit(fields, block, url, at, by_digest, by_target, where, offset)
-        if response is not None and url:
-            digest = fields.get("warc-payload-digest")
-            if digest and kind != "revisit":
-                by_digest.setdefault(digest, response)
-            by_target.setdefault((url, fields.get("warc-date", "")), response)
-            yield response
-        offset = offset_next
+_Record = tuple[dict[str, str], bytes, int]  # header fields, block, offset after it
 
 
-def _record(
-    stream: BufferedIOBase, where: str, offset: int
-) -> tuple[dict[str, str], bytes, int] | None:
-    """The next record's header fields (names lower-cased), its block and the offset
-    after it; None at the end of the file."""
-    line = stream.readline()
+def _line(stream: BufferedIOBase, where: str, offset: int) -> bytes:
+    line = stream.readline(_MAX_LINE)
+    if len(line) == _MAX_LINE and not line.endswith(b"\n"):
+        raise ConfigError(
+            f"WARC file {where}: record at byte {offset} has a header line over "
+            f"{_MAX_LINE >> 10} KiB"
+        )
+    return line
+
+
+def _record(stream: BufferedIOBase, where: str, offset: int, keep: int) -> _Record | None:
+    """The next record's header fields (names lower-cased), its block (at most `keep`
+    bytes of it; the rest is skipped, never held) and the offset after it; None at
+    the end of the file."""
+    line = _line(stream, where, offset)
     position = offset + len(line)
     while line in (b"\r\n", b"\n"):  # blank lines between records
         offset = position
-        line = stream.readline()
+        line = _line(stream, where, offset)
         position += len(line)
     if not line:
         return None
@@ -143,7 +217,7 @@ def _record(
         raise ConfigError(f"WARC file {where}: no WARC record at byte {offset}")
     fields: dict[str, str] = {}
     for _ in range(_MAX_HEADER_LINES):
-        line = stream.readline()
+        line = _line(stream, where, offset)
         position += len(line)
         if line in (b"\r\n", b"\n", b""):
             break
@@ -152,15 +226,13 @@ def _record(
             fields[name.strip().lower()] = value.strip()
     else:
         raise ConfigError(f"WARC file {where}: record at byte {offset} has no end of header")
-    try:
-        length = int(fields.get("content-length", ""))
-    except ValueError:
-        raise ConfigError(
-            f"WARC file {where}: record at byte {offset} has no Content-Length"
-        ) from None
-    block = stream.read(min(length, MAX_BODY))
+    text = fields.get("content-length", "")
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"WARC file {where}: record at byte {offset} has no Content-Length")
+    length = int(text)
+    block = stream.read(min(length, keep))
     read = len(block)
-    while read < length:  # past MAX_BODY: skipped, never held (the page fails as too large)
+    while read < length:  # past `keep`: skipped, never held (the page fails as too large)
         chunk = stream.read(min(length - read, 1 << 20))
         if not chunk:
             break
@@ -175,22 +247,26 @@ def _record(
 def _date(text: str, where: str, offset: int) -> datetime:
     try:
         at = datetime.fromisoformat(text)
-    except ValueError:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"WARC file {where}: record at byte {offset} has no readable WARC-Date ({text!r})"
         ) from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _http(block: bytes, where: str, offset: int) -> tuple[int, dict[str, str], bytes | None]:
-    """Status, headers and decoded body of an HTTP response message (None: a content
-    coding that cannot be undone here)."""
+def _http(
+    block: bytes, where: str, offset: int, max_body: int
+) -> tuple[int, dict[str, str], bytes | None]:
+    """Status, headers and decoded body (at most `max_body` bytes) of an HTTP
+    response message; None for a body that cannot be read (a content coding that
+    cannot be undone here, a compressed body cut short)."""
     head, sep, body = block.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = block.partition(b"\n\n")
     lines = head.decode("iso-8859-1").splitlines()
     parts = lines[0].split(None, 2) if lines else []
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    code = parts[1] if len(parts) >= 2 else ""
+    if not parts[0:1] or not parts[0].startswith("HTTP/") or not re.fullmatch("[0-9]{3}", code):
         raise ConfigError(f"WARC file {where}: record at byte {offset} holds no HTTP response")
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -199,7 +275,7 @@ def _http(block: bytes, where: str, offset: int) -> tuple[int, dict[str, str], b
             headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunked(body)
-    return int(parts[1]), headers, _decoded(body, headers.get("content-encoding", ""))
+    return int(code), headers, _decoded(body, headers.get("content-encoding", ""), max_body)
 
 
 def _dechunked(body: bytes) -> bytes:
@@ -209,11 +285,10 @@ def _dechunked(body: bytes) -> bytes:
     rest = body
     while rest:
         size_line, sep, rest = rest.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError:
+        if not re.fullmatch(rb"[0-9a-fA-F]{1,8}(;.*)?", size_line):
             return body
-        if not sep or size < 0 or len(rest) < size:
+        size = int(size_line.split(b";")[0], 16)
+        if not sep or len(rest) < size:
             return body
         if size == 0:
             return b"".join(out)
@@ -222,47 +297,20 @@ def _dechunked(body: bytes) -> bytes:
     return b"".join(out)
 
 
-def _decoded(body: bytes, coding: str) -> bytes | None:
-    """`body` without gzip/deflate content coding, at most `MAX_BODY` bytes; as it is
+def _decoded(body: bytes, coding: str, max_body: int) -> bytes | None:
+    """`body` without gzip/deflate content coding, at most `max_body` bytes; as it is
     when it is not so coded (crawlers often save the decoded body). None for a body
-    still in another coding (br, zstd, ...): it cannot be read here."""
+    still in another coding (br, zstd, ...), or a compressed one cut short."""
     coding = coding.strip().lower()
     if coding not in ("gzip", "x-gzip", "deflate"):
         plain = coding in ("", "identity") or body.lstrip()[:1] in (b"<", b"{", b"[", b"")
-        return body[:MAX_BODY] if plain else None
+        return body[:max_body] if plain else None
     for wbits in (zlib.MAX_WBITS | 32, zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflate = zlib.decompressobj(wbits)
         try:
-            return zlib.decompressobj(wbits).decompress(body, MAX_BODY)
+            out = inflate.decompress(body, max_body)
         except zlib.error:
             continue
-    return body[:MAX_BODY]
-
-
-def _revisit(
-    fields: dict[str, str],
-    block: bytes,
-    url: str,
-    at: datetime,
-    by_digest: dict[str, WarcResponse],
-    by_target: dict[tuple[str, str], WarcResponse],
-    where: str,
-    offset: int,
-) -> WarcResponse:
-    digest = fields.get("warc-payload-digest", "")
-    target = (
-        fields.get("warc-refers-to-target-uri", url).strip("<>"),
-        fields.get("warc-refers-to-date", ""),
-    )
-    earlier = by_digest.get(digest) if digest else None
-    earlier = earlier or by_target.get(target)
-    if earlier is None:
-        raise ConfigError(
-            f"WARC file {where}: revisit record at byte {offset} ({url}) refers to a "
-            "response this file does not hold"
-        )
-    if block.startswith(b"HTTP/"):
-        status, headers, _ = _http(block, where, offset)
-        if status == 304:  # "server not modified": the earlier response stands
-            status = earlier.status
-        return WarcResponse(url, at, status, earlier.body, headers or earlier.headers)
-    return WarcResponse(url, at, earlier.status, earlier.body, earlier.headers)
+        return out if inflate.eof or len(out) >= max_body else None
+    plain = body.lstrip()[:1] in (b"<", b"{", b"[", b"")
+    return body[:max_body] if plain else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zipfile
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -217,17 +218,14 @@ def test_replay_of_a_warc_file_through_the_cli(tmp_path: Path) -> None:
         assert row["last_seen"].startswith("2024-06-01T11:20:00")
 
 
-def test_a_record_past_the_cap_is_skipped_not_held(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("monitor.warc.MAX_BODY", 200)
+def test_a_record_past_the_cap_is_skipped_not_held(tmp_path: Path) -> None:
     big = b"<html>" + b"y" * 5000 + b"</html>"
     path = write_warc(
         tmp_path / "big.warc",
         [response("http://a.onion/big", T0, big), response("http://a.onion/", T0)],
         gz=False,
     )
-    first, second = read_warc(path)
+    first, second = read_warc(path, max_body=200)
     assert first.url.endswith("/big") and len(first.body) <= 200 < len(big)
     assert second.body == PAGE  # the next record is read where it begins
 
@@ -308,3 +306,107 @@ def test_the_source_url_is_found_in_any_spelling(tmp_path: Path, url: str) -> No
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout)["outcomes"] == {"complete": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            record("response", "http://a.onion/", T0, http(200, PAGE)).replace(
+                b"Content-Length: ", b"Content-Length: -"
+            ),
+            "has no Content-Length",
+        ),
+        (
+            record("response", "http://a.onion/", T0, http(200, PAGE)).replace(
+                b"Content-Length: ", b"Content-Length: 1_"
+            ),
+            "has no Content-Length",
+        ),
+        (
+            record("response", "http://a.onion/", T0, b"HTTP/1.1 \xb200 OK\r\n\r\n"),
+            "no HTTP response",
+        ),
+        (
+            record("response", "http://a.onion/", T0, b"HTTP/1.1 " + b"9" * 5000 + b"\r\n\r\n"),
+            "no HTTP",
+        ),
+        (
+            record("response", "http://a.onion/", T0, http(200, PAGE)).replace(
+                b"2024-06-01T08:00:00Z", b"0001-01-01T00:00:00+01:00"
+            ),
+            "no readable WARC-Date",
+        ),
+        (b"WARC/1.1\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n", "a header line over 64 KiB"),
+        (b"WARC" + b"a" * 100_000, "a header line over 64 KiB"),
+    ],
+)
+def test_hostile_records_are_config_errors_in_bounded_memory(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.warc"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        read_warc(path)
+
+
+def test_pages_that_cannot_be_read_are_left_out_not_served(tmp_path: Path) -> None:
+    """A gzip body cut short, a revisit of a body left out, a status that is no final
+    one, and a response on another host are not held (a failed fetch when asked)."""
+    whole = zlib.compress(PAGE * 50, 6, zlib.MAX_WBITS | 16)
+    brotli = b"\x8b\x07\x80\x11\x22"
+    path = write_warc(
+        tmp_path / "left.warc",
+        [
+            record(
+                "response",
+                "http://a.onion/cut",
+                T0,
+                http(200, whole[:-30], "Content-Encoding: gzip"),
+            ),
+            record(
+                "response",
+                "http://a.onion/br",
+                T0,
+                http(200, brotli, "Content-Encoding: br"),
+                WARC_Payload_Digest="sha1:BR",
+            ),
+            record("revisit", "http://a.onion/br", T0, b"", WARC_Payload_Digest="sha1:BR"),
+            record("response", "http://a.onion/early", T0, http(103, b"")),
+            record("response", "http://b.onion/other", T0, http(200, PAGE)),
+            response("http://a.onion/ok", T0),
+        ],
+        gz=False,
+    )
+    held = read_warc(path, keep=lambda url: url.startswith("http://a.onion/"))
+    assert [r.url for r in held] == ["http://a.onion/ok"]
+
+
+def test_a_redirect_is_followed_only_to_the_sources_own_host(tmp_path: Path) -> None:
+    path = write_warc(
+        tmp_path / "r.warc",
+        [
+            response(SRC, T0),
+            response("http://a.onion/go", T0, b"", 302, "Location: http://b.onion/x"),
+            response("http://b.onion/x", T0, b"elsewhere"),
+            response("http://a.onion/in", T0, b"", 301, "Location: /t/2"),
+            response("http://a.onion/t/2", T0, b"here"),
+        ],
+        gz=False,
+    )
+    (capture,) = scan_warc(path, SRC)
+    assert {u: s.data for u, (_, s) in capture.urls.items()} == {
+        SRC: PAGE,
+        "http://a.onion/in": b"here",
+        "http://a.onion/t/2": b"here",
+    }
+
+
+def test_bodies_past_the_sources_max_bytes_are_held_cut_and_fail_as_too_large(
+    tmp_path: Path,
+) -> None:
+    big = b"<html>" + b"z" * 10_000 + b"</html>"
+    path = write_warc(tmp_path / "m.warc", [response(SRC, T0, big)], gz=False)
+    (capture,) = scan_warc(path, SRC, max_bytes=1_000)
+    data = capture.urls[SRC][1].data
+    assert data is not None and len(data) == 1_001  # one more than allowed: too large
