@@ -3,6 +3,7 @@ pages that say the thread was deleted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,3 +128,19 @@ def test_thread_never_raises(engine: str, html: str) -> None:
     source = Source(name="s", url="http://forum.onion/", engine=engine, every=60)
     page = extract_thread(html, "http://forum.onion/t/1", source, now=NOW)
     assert page.first_post is None or len(page.first_post) <= FIRST_POST_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("name", "engine"), [("xenforo_thread", "xenforo"), ("xenforo_gone", "xenforo")]
+)
+def test_a_fallback_engine_reads_a_thread_page_its_engine_cannot(name: str, engine: str) -> None:
+    """A forum that moved from MyBB to XenForo: `fallback_engines` read its thread
+    pages too (the first post, or the "gone" notice), as its listing pages."""
+    source = Source(
+        name="s", url="http://forum.onion/", engine="mybb", every=60, fallback_engines=(engine,)
+    )
+    html = (THREADS / f"{name}.html").read_text(encoding="utf-8")
+    page = extract_thread(html, "http://forum.onion/t/1", source, now=NOW)
+    assert page == read(name, engine)
+    mybb_only = extract_thread(html, "http://forum.onion/t/1", replace(source, fallback_engines=()))
+    assert (mybb_only.first_post, mybb_only.gone) != (page.first_post, page.gone)

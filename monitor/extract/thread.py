@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -51,7 +51,27 @@ def extract_thread(
     now: datetime | None = None,
     rates: Mapping[str, float] | None = None,
 ) -> ThreadPage:
-    """Read one thread page of `source`; raises ExtractError only for a bad config."""
+    """Read one thread page of `source`; raises ExtractError only for a bad config.
+    A page its engine finds neither a first post nor a "gone" notice on is read by
+    the first of its `fallback_engines` (their built-in selectors) that finds either,
+    as listing pages are; else it is what its own engine read."""
+    page = _extract_thread(html, page_url, source, now=now, rates=rates)
+    for engine in () if page.gone or page.first_post else source.fallback_engines:
+        other = replace(source, engine=engine, overrides={}, fallback_engines=())
+        found = _extract_thread(html, page_url, other, now=now, rates=rates)
+        if found.gone or found.first_post:
+            return found
+    return page
+
+
+def _extract_thread(
+    html: str,
+    page_url: str,
+    source: Source,
+    *,
+    now: datetime | None,
+    rates: Mapping[str, float] | None,
+) -> ThreadPage:
     if source.engine == "json":
         raise ExtractError(f"source {source.name!r}: engine 'json' has no thread pages")
     where = f"source {source.name!r}: overrides"
