@@ -276,8 +276,8 @@ def scan_warc(path: Path, source_url: str, max_bytes: int = MAX_BODY) -> list[Ca
     groups: list[tuple[datetime, dict[str, WarcResponse]]] = []
     elsewhere: list[str] = []  # URLs on other hosts, not held (named when nothing is left)
 
-    def on_host(url: str) -> bool:
-        if same_host(url, start):
+    def on_host(url: str) -> bool:  # by the canonical URL: an archive's links unwrapped
+        if same_host(resolve_url(url, url) or url, start):
             return True
         if len(elsewhere) < 3:
             elsewhere.append(url)

@@ -160,7 +160,8 @@ def status(config_path: Path | None, db_path: Path | None, as_json: bool) -> Non
     """Health per source and of the outbox. Exit 0 healthy, 1 degraded, 2 down.
 
     "overdue revisits": aged-out listings whose check is late by more than two crawl
-    intervals, of all aged-out ones, and how late the oldest is. "overdue restore
+    intervals, of all aged-out ones still checked (not those a redesign superseded),
+    and how late the oldest is. "overdue restore
     checks": the same for deleted listings' re-checks, of those inside their
     restore_window."""
     from monitor.daemon import health_of

@@ -279,7 +279,8 @@ class SourceModel(DefaultsModel):
     name: Name
     url: Annotated[str, AfterValidator(_source_url)]
     engine: str
-    # profiles tried in order on a listing page the engine reads nothing from
+    # profiles tried in order on a listing page the engine reads nothing from (the
+    # forum profiles among them on a thread page it finds no post on too)
     fallback_engines: list[str] = Field(default_factory=list)
     selectors: SelectorsModel | None = None
     allow_clearnet: bool = False

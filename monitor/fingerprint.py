@@ -139,39 +139,66 @@ def original_of(listing: Listing, fp: str, candidates: CandidateIndex) -> Stored
     return min(matches, key=lambda s: (s.first_seen, s.id), default=None)
 
 
+_MAX_SUCCESSOR_CANDIDATES = 64  # per repost cluster or fingerprint: look-alike titles
+
+
 def successors(old: Iterable[StoredListing], new: Iterable[StoredListing]) -> dict[str, str]:
     """For listings a redesign renamed (`old`), the listing of `new` that continues
-    each, one to one: candidates share a fingerprint or a repost cluster; the best
-    pairs go first (the same fingerprint, then more title words in common, then the
-    same record count, then ids), each listing in at most one pair."""
-    by_key: dict[str, list[StoredListing]] = defaultdict(list)
-    for n in new:
-        if n.fingerprint:
-            by_key["print:" + n.fingerprint].append(n)
-        by_key["cluster:" + (n.cluster or n.id)].append(n)
-    pairs: list[tuple[tuple[int, float, int], str, str]] = []
-    for o in old:
-        keys = ["cluster:" + (o.cluster or o.id)] + (
-            ["print:" + o.fingerprint] if o.fingerprint else []
-        )
-        candidates = {n.id: n for key in keys for n in by_key.get(key, ())}
-        words = title_tokens(o.listing.title)
-        for n in candidates.values():
-            if n.id == o.id:
-                continue
-            same_print = int(o.fingerprint is not None and n.fingerprint == o.fingerprint)
-            overlap = jaccard(words, title_tokens(n.listing.title))
-            same_count = int(
-                o.listing.records is not None
-                and n.listing.records is not None
-                and o.listing.records.count == n.listing.records.count
-            )
-            pairs.append(((same_print, overlap, same_count), o.id, n.id))
-    pairs.sort(key=lambda p: (-p[0][0], -p[0][1], -p[0][2], p[1], p[2]))
+    each, one to one. First the same title (case aside) and record count; then, for
+    the rest, candidates that share a repost cluster or a fingerprint with dataset
+    words in it, the best pairs first (the same fingerprint, then more title words
+    in common, then the same record count, then ids). Each cluster or fingerprint
+    offers at most `_MAX_SUCCESSOR_CANDIDATES` listings, so a shop of look-alike
+    titles costs linear time, not quadratic."""
+    olds = sorted(old, key=lambda s: s.id)
+    news = sorted(new, key=lambda s: s.id)
     out: dict[str, str] = {}
     taken: set[str] = set()
+    exact: dict[tuple[str, int | None], list[str]] = defaultdict(list)
+    for n in news:
+        exact[_title_key(n)].append(n.id)
+    for o in olds:
+        same = [i for i in exact.get(_title_key(o), ()) if i not in taken and i != o.id]
+        if same:
+            out[o.id] = same[0]
+            taken.add(same[0])
+    words = {n.id: title_tokens(n.listing.title) for n in news}
+    by_key: dict[str, list[StoredListing]] = defaultdict(list)
+    for n in news:
+        if n.id in taken:
+            continue
+        keys = ["cluster:" + (n.cluster or n.id)]
+        if n.fingerprint and words[n.id]:
+            keys.append("print:" + n.fingerprint)
+        for key in keys:
+            if len(by_key[key]) < _MAX_SUCCESSOR_CANDIDATES:
+                by_key[key].append(n)
+    pairs: list[tuple[tuple[int, float, int], str, str]] = []
+    for o in olds:
+        if o.id in out:
+            continue
+        mine = title_tokens(o.listing.title)
+        keys = ["cluster:" + (o.cluster or o.id)]
+        if o.fingerprint and mine:
+            keys.append("print:" + o.fingerprint)
+        found = {n.id: n for key in keys for n in by_key.get(key, ()) if n.id != o.id}
+        for n in found.values():
+            same_print = int(bool(mine) and n.fingerprint == o.fingerprint)
+            score = (same_print, jaccard(mine, words[n.id]), int(_same_count(n, o)))
+            pairs.append((score, o.id, n.id))
+    pairs.sort(key=lambda p: (-p[0][0], -p[0][1], -p[0][2], p[1], p[2]))
     for _, old_id, new_id in pairs:
         if old_id not in out and new_id not in taken:
             out[old_id] = new_id
             taken.add(new_id)
     return out
+
+
+def _title_key(s: StoredListing) -> tuple[str, int | None]:
+    records = s.listing.records
+    return s.listing.title.casefold(), None if records is None else records.count
+
+
+def _same_count(a: StoredListing, b: StoredListing) -> bool:
+    ra, rb = a.listing.records, b.listing.records
+    return ra is not None and rb is not None and ra.count == rb.count

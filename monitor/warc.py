@@ -17,6 +17,7 @@ missing pages.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import zipfile
 import zlib
@@ -60,7 +61,17 @@ class _Reader:
         self.total = 0
         self.by_digest: dict[str, WarcResponse] = {}
         self.by_target: dict[tuple[str, str], WarcResponse] = {}
-        self.left_out: set[str] = set()  # digests and "uri date" keys of unreadable bodies
+        self.left_out: set[bytes] = set()  # hashes of digests, "uri date" keys left out
+        self.counted: set[int] = set()  # ids of the bodies counted in `total` (held ones)
+
+    def hold(self, size: int, where: str, offset: int) -> None:
+        """Count `size` bytes more held for the replay; past MAX_TOTAL, an error."""
+        self.total += size
+        if self.total > MAX_TOTAL:
+            raise ConfigError(
+                f"WARC file {where}: more than {MAX_TOTAL >> 20} MiB of pages to hold "
+                f"(at byte {offset}); split it"
+            )
 
     def responses(self, stream: BufferedIOBase, where: str) -> Iterator[WarcResponse]:
         offset = 0
@@ -68,17 +79,26 @@ class _Reader:
             record = _record(stream, where, offset, self.max_body + _MAX_BLOCK_HEAD)
             if record is None:
                 return
-            fields, block, offset_next = record
-            response = self.response(fields, block, where, offset)
+            fields, block, cut, offset_next = record
+            response = None if cut else self.response(fields, block, where, offset)
+            if cut:  # longer than any page the source takes: left out (not captured)
+                self.forget(fields, where, offset)
             if response is not None:
-                self.total += len(response.body)
-                if self.total > MAX_TOTAL:
-                    raise ConfigError(
-                        f"WARC file {where}: more than {MAX_TOTAL >> 20} MiB of pages to hold "
-                        f"(at byte {offset}); split it"
-                    )
+                if id(response.body) not in self.counted:  # a revisit shares its body
+                    self.counted.add(id(response.body))
+                    self.hold(len(response.body), where, offset)
+                self.hold(sum(len(k) + len(v) for k, v in response.headers.items()), where, offset)
                 yield response
             offset = offset_next
+
+    def forget(self, fields: dict[str, str], where: str, offset: int) -> None:
+        """Remember a response left out, so that a revisit of it is left out too."""
+        if fields.get("warc-type") == "revisit":
+            return
+        url = fields.get("warc-target-uri", "").strip("<>")
+        for key in (fields.get("warc-payload-digest", ""), f"{url} {fields.get('warc-date', '')}"):
+            if key:
+                self.left_out.add(_key(key))
 
     def response(
         self, fields: dict[str, str], block: bytes, where: str, offset: int
@@ -89,9 +109,9 @@ class _Reader:
         url = fields.get("warc-target-uri", "").strip("<>")
         if kind not in ("response", "resource", "revisit") or not url:
             return None
-        keys = [fields.get("warc-payload-digest", ""), f"{url} {fields.get('warc-date', '')}"]
+        digest = fields.get("warc-payload-digest", "")
         if not self.keep(url):  # a revisit of it elsewhere is left out too
-            self.left_out.update(k for k in keys if k and kind != "revisit")
+            self.forget(fields, where, offset)
             return None
         at = _date(fields.get("warc-date", ""), where, offset)
         response: WarcResponse | None = None
@@ -104,13 +124,13 @@ class _Reader:
             response = WarcResponse(url, at, 200, block[: self.max_body], headers)
         else:
             response = self.revisit(fields, block, url, at, where, offset)
-        if response is None:
-            self.left_out.update(k for k in keys if k and kind != "revisit")
+        if response is None or not 200 <= response.status < 600:  # no final response
+            self.forget(fields, where, offset)
             return None
-        if kind != "revisit" and keys[0]:
-            self.by_digest.setdefault(keys[0], response)
+        if kind != "revisit" and digest:
+            self.by_digest.setdefault(digest, response)
         self.by_target.setdefault((url, fields.get("warc-date", "")), response)
-        return response if 200 <= response.status < 600 else None
+        return response
 
     def revisit(
         self, fields: dict[str, str], block: bytes, url: str, at: datetime, where: str, offset: int
@@ -121,7 +141,7 @@ class _Reader:
         earlier = self.by_digest.get(digest) if digest else None
         earlier = earlier or self.by_target.get((target_uri, target_date))
         if earlier is None:
-            if digest in self.left_out or f"{target_uri} {target_date}" in self.left_out:
+            if {_key(digest), _key(f"{target_uri} {target_date}")} & self.left_out:
                 return None  # the response it repeats could not be read either
             raise ConfigError(
                 f"WARC file {where}: revisit record at byte {offset} ({url}) refers to a "
@@ -133,6 +153,11 @@ class _Reader:
                 status = earlier.status
             return WarcResponse(url, at, status, earlier.body, headers or earlier.headers)
         return WarcResponse(url, at, earlier.status, earlier.body, earlier.headers)
+
+
+def _key(text: str) -> bytes:
+    """A left-out record's key, hashed: a hostile file's long URLs are not held."""
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
 
 
 def read_warc(
@@ -188,7 +213,12 @@ def _read_wacz(path: Path, reader: _Reader) -> list[WarcResponse]:
     return out
 
 
-_Record = tuple[dict[str, str], bytes, int]  # header fields, block, offset after it
+# header fields, block (at most the `keep` bytes asked for), whether it was cut, offset after it
+_Record = tuple[dict[str, str], bytes, bool, int]
+_MAX_BLANK_LINES = 1000  # between two records
+# The HTTP headers a replay reads (a hostile file's others are not held), and how much of each.
+_HEADERS_KEPT = frozenset({"content-type", "content-encoding", "transfer-encoding", "location"})
+_MAX_HEADER_VALUE = 4096
 
 
 def _line(stream: BufferedIOBase, where: str, offset: int) -> bytes:
@@ -203,11 +233,15 @@ def _line(stream: BufferedIOBase, where: str, offset: int) -> bytes:
 
 def _record(stream: BufferedIOBase, where: str, offset: int, keep: int) -> _Record | None:
     """The next record's header fields (names lower-cased), its block (at most `keep`
-    bytes of it; the rest is skipped, never held) and the offset after it; None at
-    the end of the file."""
+    bytes of it; the rest is skipped, never held), whether it was cut, and the offset
+    after it; None at the end of the file."""
     line = _line(stream, where, offset)
     position = offset + len(line)
+    blank = 0
     while line in (b"\r\n", b"\n"):  # blank lines between records
+        blank += 1
+        if blank > _MAX_BLANK_LINES:
+            raise ConfigError(f"WARC file {where}: no WARC record at byte {offset}")
         offset = position
         line = _line(stream, where, offset)
         position += len(line)
@@ -241,7 +275,7 @@ def _record(stream: BufferedIOBase, where: str, offset: int, keep: int) -> _Reco
         raise ConfigError(
             f"WARC file {where}: record at byte {offset} is cut short ({read} of {length} bytes)"
         )
-    return fields, block, position + length
+    return fields, block, length > keep, position + length
 
 
 def _date(text: str, where: str, offset: int) -> datetime:
@@ -271,8 +305,9 @@ def _http(
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip().lower()] = value.strip()
+        name = name.strip().lower()
+        if colon and name in _HEADERS_KEPT:
+            headers[name] = value.strip()[:_MAX_HEADER_VALUE]
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunked(body)
     return int(code), headers, _decoded(body, headers.get("content-encoding", ""), max_body)
@@ -280,21 +315,29 @@ def _http(
 
 def _dechunked(body: bytes) -> bytes:
     """`body` without chunked transfer coding; as it is when it is not chunked (many
-    crawlers save the body already de-chunked but keep the header)."""
+    crawlers save the body already de-chunked but keep the header). Linear: the body
+    is walked by index, never copied per chunk."""
     out: list[bytes] = []
-    rest = body
-    while rest:
-        size_line, sep, rest = rest.partition(b"\r\n")
-        if not re.fullmatch(rb"[0-9a-fA-F]{1,8}(;.*)?", size_line):
+    pos = 0
+    while pos < len(body):
+        end = body.find(b"\r\n", pos, pos + 80)
+        if end < 0 or not _CHUNK_SIZE.fullmatch(body, pos, end):
             return body
-        size = int(size_line.split(b";")[0], 16)
-        if not sep or len(rest) < size:
-            return body
+        size = int(body[pos:end].split(b";")[0], 16)
+        start = end + 2
         if size == 0:
             return b"".join(out)
-        out.append(rest[:size])
-        rest = rest[size:].removeprefix(b"\r\n")
+        if len(body) < start + size:
+            return body
+        out.append(body[start : start + size])
+        pos = start + size
+        if body.startswith(b"\r\n", pos):
+            pos += 2
     return b"".join(out)
+
+
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,8}(?:;[^\r\n]*)?")
+_BOM = b"\xef\xbb\xbf"
 
 
 def _decoded(body: bytes, coding: str, max_body: int) -> bytes | None:
@@ -302,15 +345,19 @@ def _decoded(body: bytes, coding: str, max_body: int) -> bytes | None:
     when it is not so coded (crawlers often save the decoded body). None for a body
     still in another coding (br, zstd, ...), or a compressed one cut short."""
     coding = coding.strip().lower()
+    looks_plain = body.lstrip().removeprefix(_BOM)[:1] in (b"<", b"{", b"[", b"")
     if coding not in ("gzip", "x-gzip", "deflate"):
-        plain = coding in ("", "identity") or body.lstrip()[:1] in (b"<", b"{", b"[", b"")
+        plain = coding in ("", "identity") or looks_plain
         return body[:max_body] if plain else None
+    if not body:
+        return body
     for wbits in (zlib.MAX_WBITS | 32, zlib.MAX_WBITS, -zlib.MAX_WBITS):
         inflate = zlib.decompressobj(wbits)
         try:
             out = inflate.decompress(body, max_body)
         except zlib.error:
             continue
-        return out if inflate.eof or len(out) >= max_body else None
-    plain = body.lstrip()[:1] in (b"<", b"{", b"[", b"")
-    return body[:max_body] if plain else None
+        if inflate.eof or len(out) >= max_body:
+            return out
+    # no complete stream in any form: saved decoded, or compressed and cut short
+    return body[:max_body] if looks_plain else None

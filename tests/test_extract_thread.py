@@ -144,3 +144,28 @@ def test_a_fallback_engine_reads_a_thread_page_its_engine_cannot(name: str, engi
     assert page == read(name, engine)
     mybb_only = extract_thread(html, "http://forum.onion/t/1", replace(source, fallback_engines=()))
     assert (mybb_only.first_post, mybb_only.gone) != (page.first_post, page.gone)
+
+
+def test_a_post_found_by_a_fallback_beats_a_gone_match_and_shops_are_not_thread_readers() -> None:
+    """A XenForo post that says "has been deleted" is a post, not a gone thread,
+    whichever profile comes first; a shop or blog profile (whose post is the page
+    body) never reads a MyBB source's "no permission" page as a first post."""
+    html = (THREADS / "xenforo_thread.html").read_text(encoding="utf-8")
+    at = html.find(">", html.find("bbWrapper")) + 1
+    quoting = (
+        html[:at] + "Backup of the CRM (the original has been deleted by the admins). " + html[at:]
+    )
+    for fallbacks in (("xenforo",), ("mybb", "xenforo"), ("phpbb", "xenforo")):
+        engine = "mybb" if fallbacks[0] != "mybb" else "phpbb"
+        source = Source(name="s", url="http://forum.onion/", engine=engine, every=60,
+                        fallback_engines=fallbacks)  # fmt: skip
+        page = extract_thread(quoting, "http://forum.onion/threads/x.1/", source)
+        assert not page.gone and (page.first_post or "").startswith("Backup of the CRM")
+    denied = (
+        "<html><head><title>Forum</title></head><body><div class='error'>You do not have "
+        "permission to access this page.</div></body></html>"
+    )
+    for fallback in ("shop", "blog"):
+        source = Source(name="s", url="http://forum.onion/", engine="mybb", every=60,
+                        fallback_engines=(fallback,))  # fmt: skip
+        assert extract_thread(denied, "http://forum.onion/t/1", source).first_post is None

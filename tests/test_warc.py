@@ -410,3 +410,62 @@ def test_bodies_past_the_sources_max_bytes_are_held_cut_and_fail_as_too_large(
     (capture,) = scan_warc(path, SRC, max_bytes=1_000)
     data = capture.urls[SRC][1].data
     assert data is not None and len(data) == 1_001  # one more than allowed: too large
+
+
+def test_second_review_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One-byte chunks are undone (in linear time: the body is walked by index); a
+    record longer than any page the source takes is left out, not served cut; an
+    empty gzip-coded redirect and a BOM-led body saved decoded are read; revisits
+    of one body count it once against the total."""
+    body = b"<html>" + b"c" * 3000 + b"</html>"
+    one_byte = b"".join(b"1\r\n%s\r\n" % body[i : i + 1] for i in range(len(body))) + b"0\r\n\r\n"
+    bom = b"\xef\xbb\xbf<html>bom</html>"
+    records = [
+        record(
+            "response",
+            "http://a.onion/chunks",
+            T0,
+            http(200, one_byte, "Transfer-Encoding: chunked"),
+        ),
+        record("response", "http://a.onion/huge", T0, http(200, b"<" + b"h" * 200_000)),
+        record(
+            "response",
+            "http://a.onion/moved",
+            T0,
+            http(301, b"", "Content-Encoding: gzip", "Location: /chunks"),
+        ),
+        record("response", "http://a.onion/bom", T0, http(200, bom, "Content-Encoding: gzip")),
+    ]
+    held = read_warc(write_warc(tmp_path / "c.warc", records, gz=False), max_body=50_000)
+    assert {r.url.rsplit("/", 1)[1]: r.body for r in held} == {
+        "chunks": body,
+        "moved": b"",
+        "bom": bom,
+    }
+    monkeypatch.setattr("monitor.warc.MAX_TOTAL", 100_000)
+    page = b"<html>" + b"r" * 60_000
+    many = [record("response", SRC, T0, http(200, page), WARC_Payload_Digest=digest(page))]
+    many += [
+        record(
+            "revisit",
+            SRC,
+            T0 + timedelta(hours=i),
+            http(200, b""),
+            WARC_Payload_Digest=digest(page),
+        )
+        for i in range(1, 30)
+    ]
+    assert len(scan_warc(write_warc(tmp_path / "r.warc", many), SRC)) == 30
+
+
+def test_blank_lines_and_archived_urls(tmp_path: Path) -> None:
+    """A run of blank lines is no record (an error, quickly); responses saved from a
+    web archive's replay (`/web/<time>/<original>`) belong to the source's host."""
+    path = tmp_path / "nl.warc"
+    path.write_bytes(b"\r\n" * 5_000)
+    with pytest.raises(ConfigError, match="no WARC record"):
+        read_warc(path)
+    archived = "https://web.archive.org/web/20240601080000/" + SRC
+    warc = write_warc(tmp_path / "wb.warc", [response(archived, T0)], gz=False)
+    (capture,) = scan_warc(warc, SRC)
+    assert list(capture.urls) == [SRC]

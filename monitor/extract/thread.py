@@ -52,16 +52,27 @@ def extract_thread(
     rates: Mapping[str, float] | None = None,
 ) -> ThreadPage:
     """Read one thread page of `source`; raises ExtractError only for a bad config.
-    A page its engine finds neither a first post nor a "gone" notice on is read by
-    the first of its `fallback_engines` (their built-in selectors) that finds either,
-    as listing pages are; else it is what its own engine read."""
+    A page its own engine finds no first post on is read by the first forum profile
+    among its `fallback_engines` (built-in selectors) that finds one; failing that,
+    by the first that finds a "gone" notice (its own engine first); else it is what
+    its own engine read. A post one profile finds beats another's "gone" match (the
+    text of a post can say "deleted")."""
     page = _extract_thread(html, page_url, source, now=now, rates=rates)
-    for engine in () if page.gone or page.first_post else source.fallback_engines:
+    if page.first_post:
+        return page
+    gone = page if page.gone else None
+    for engine in (e for e in source.fallback_engines if e in _FORUM_PROFILES):
         other = replace(source, engine=engine, overrides={}, fallback_engines=())
         found = _extract_thread(html, page_url, other, now=now, rates=rates)
-        if found.gone or found.first_post:
+        if found.first_post:
             return found
-    return page
+        gone = gone or (found if found.gone else None)
+    return gone or page
+
+
+# The profiles whose thread pages name their post: a shop's or blog's post selector
+# falls back to the page body, which would read any error page as a first post.
+_FORUM_PROFILES = frozenset({"mybb", "xenforo", "phpbb"})
 
 
 def _extract_thread(
