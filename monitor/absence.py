@@ -95,10 +95,8 @@ def layout_suspicion(
     vanished = [s for s in active if s.id not in seen_ids]
     if not vanished:
         return None
-    firsts = sorted(known[i].first_seen for i in seen_ids if i in known) if pending else []
-    if firsts:
-        pivot = firsts[len(firsts) // 2]
-        vanished = [s for s in vanished if s.last_seen < pivot] or vanished
+    if pending:
+        vanished = _before_the_seen(vanished, seen_ids, known) or vanished
     cutoff = max(s.last_seen for s in vanished)
 
     def newcomer(listing_id: str) -> bool:
@@ -121,6 +119,19 @@ def layout_suspicion(
             "unknown": newcomers,
         }
     return None
+
+
+def _before_the_seen(
+    listings: Sequence[StoredListing], seen_ids: set[str], known: Mapping[str, StoredListing]
+) -> list[StoredListing]:
+    """Those of `listings` last seen before the median first sighting of the known
+    listings seen (during a redesign, mostly one recorded since it); none when no
+    seen listing is known."""
+    firsts = sorted(known[i].first_seen for i in seen_ids if i in known)
+    if not firsts:
+        return []
+    pivot = firsts[len(firsts) // 2]
+    return [s for s in listings if s.last_seen < pivot]
 
 
 def settled_layout(
@@ -148,11 +159,7 @@ def settled_layout(
         for s in known.values()
         if s.state in (ListingState.ACTIVE, ListingState.MISSING) and s.id not in seen_ids
     ]
-    firsts = sorted(known[i].first_seen for i in seen_ids if i in known)
-    if not firsts:
-        return None
-    pivot = firsts[len(firsts) // 2]  # a listing recorded since the redesign, mostly
-    left = [s for s in behind if s.last_seen < pivot]  # not those that fell off since
+    left = _before_the_seen(behind, seen_ids, known)  # not new ids that fell off since
     if not left:
         return None
     cutoff = max(s.last_seen for s in left)

@@ -126,6 +126,7 @@ class Source:
     cookies: Mapping[str, str] = field(default_factory=dict)
     block_markers: tuple[str, ...] = ()
     # engine profiles tried in order on a listing page `engine` reads nothing from
+    # (the forum profiles among them on a thread page it finds no post on, too)
     fallback_engines: tuple[str, ...] = ()
 
 

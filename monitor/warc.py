@@ -82,7 +82,7 @@ class _Reader:
             fields, block, cut, offset_next = record
             response = None if cut else self.response(fields, block, where, offset)
             if cut:  # longer than any page the source takes: left out (not captured)
-                self.forget(fields, where, offset)
+                self.forget(fields)
             if response is not None:
                 if id(response.body) not in self.counted:  # a revisit shares its body
                     self.counted.add(id(response.body))
@@ -91,7 +91,7 @@ class _Reader:
                 yield response
             offset = offset_next
 
-    def forget(self, fields: dict[str, str], where: str, offset: int) -> None:
+    def forget(self, fields: dict[str, str]) -> None:
         """Remember a response left out, so that a revisit of it is left out too."""
         if fields.get("warc-type") == "revisit":
             return
@@ -111,7 +111,7 @@ class _Reader:
             return None
         digest = fields.get("warc-payload-digest", "")
         if not self.keep(url):  # a revisit of it elsewhere is left out too
-            self.forget(fields, where, offset)
+            self.forget(fields)
             return None
         at = _date(fields.get("warc-date", ""), where, offset)
         response: WarcResponse | None = None
@@ -125,7 +125,7 @@ class _Reader:
         else:
             response = self.revisit(fields, block, url, at, where, offset)
         if response is None or not 200 <= response.status < 600:  # no final response
-            self.forget(fields, where, offset)
+            self.forget(fields)
             return None
         if kind != "revisit" and digest:
             self.by_digest.setdefault(digest, response)
