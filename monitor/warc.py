@@ -3,7 +3,7 @@ reads them. Plain ``.warc`` or gzip-compressed ``.warc.gz`` (one gzip member per
 record, or the whole file; concatenated files are one stream).
 
 Records used: ``response`` (an HTTP response: status, headers, body; chunked
-transfer coding and gzip/deflate content coding undone), ``resource`` (a body
+transfer coding and gzip/deflate/br/zstd content coding undone), ``resource`` (a body
 without HTTP, status 200) and ``revisit`` (a crawler's "same payload as before":
 the body of the earlier response with the same ``WARC-Payload-Digest``, or of the
 record it refers to, with the revisit's own status and headers when it has them).
@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BufferedIOBase
 from pathlib import Path
+
+import brotli
+import zstandard
 
 from monitor.errors import ConfigError
 
@@ -292,8 +295,8 @@ def _http(
     block: bytes, where: str, offset: int, max_body: int
 ) -> tuple[int, dict[str, str], bytes | None]:
     """Status, headers and decoded body (at most `max_body` bytes) of an HTTP
-    response message; None for a body that cannot be read (a content coding that
-    cannot be undone here, a compressed body cut short)."""
+    response message; None for a body that cannot be read (a content coding
+    not known here, a compressed body cut short)."""
     head, sep, body = block.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = block.partition(b"\n\n")
@@ -341,16 +344,27 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _decoded(body: bytes, coding: str, max_body: int) -> bytes | None:
-    """`body` without gzip/deflate content coding, at most `max_body` bytes; as it is
-    when it is not so coded (crawlers often save the decoded body). None for a body
-    still in another coding (br, zstd, ...), or a compressed one cut short."""
-    coding = coding.strip().lower()
+    """`body` with its content codings (gzip, deflate, br, zstd; several in the order
+    of RFC 9110, last applied first undone) undone, at most `max_body` bytes; as it
+    is when it is not so coded (crawlers often save the decoded body). None for a
+    body in a coding not known here, or a compressed one cut short."""
+    codings = [c.strip() for c in coding.lower().split(",")]
+    codings = [c for c in codings if c not in ("", "identity")]
     looks_plain = body.lstrip().removeprefix(_BOM)[:1] in (b"<", b"{", b"[", b"")
-    if coding not in ("gzip", "x-gzip", "deflate"):
-        plain = coding in ("", "identity") or looks_plain
-        return body[:max_body] if plain else None
-    if not body:
-        return body
+    unknown = any(c not in _DECODERS for c in codings)
+    if not codings or not body or unknown:
+        return body[:max_body] if not codings or looks_plain else None
+    out = body
+    for name in reversed(codings):
+        undone = _DECODERS[name](out, max_body)
+        if undone is None:  # saved decoded after all, or compressed and cut short
+            return body[:max_body] if looks_plain else None
+        out = undone
+    return out
+
+
+def _inflated(body: bytes, max_body: int) -> bytes | None:
+    """gzip (with its header), zlib or raw deflate; None when no form is complete."""
     for wbits in (zlib.MAX_WBITS | 32, zlib.MAX_WBITS, -zlib.MAX_WBITS):
         inflate = zlib.decompressobj(wbits)
         try:
@@ -359,5 +373,49 @@ def _decoded(body: bytes, coding: str, max_body: int) -> bytes | None:
             continue
         if inflate.eof or len(out) >= max_body:
             return out
-    # no complete stream in any form: saved decoded, or compressed and cut short
-    return body[:max_body] if looks_plain else None
+    return None
+
+
+def _unbrotli(body: bytes, max_body: int) -> bytes | None:
+    """brotli (RFC 7932); None when not brotli or cut short."""
+    decoder = brotli.Decompressor()
+    try:
+        out = decoder.process(body, output_buffer_limit=max_body)
+    except brotli.error:
+        return None
+    if decoder.is_finished() or len(out) >= max_body:
+        return bytes(out[:max_body])
+    return None
+
+
+_ZSTD_FEED = 256  # input bytes per step: one step yields at most ~8 MiB (RLE blocks)
+_ZSTD_WINDOW = 8 * 1024 * 1024  # RFC 9659: an HTTP zstd window is at most 8 MiB
+
+
+def _unzstd(body: bytes, max_body: int) -> bytes | None:
+    """zstd (RFC 8878), fed in small steps so that a bomb stops at `max_body`; None
+    when not zstd, a window over 8 MiB, or cut short."""
+    decoder = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).decompressobj()
+    out: list[bytes] = []
+    size = 0
+    try:
+        for at in range(0, len(body), _ZSTD_FEED):
+            piece = decoder.decompress(body[at : at + _ZSTD_FEED])
+            out.append(piece)
+            size += len(piece)
+            if size >= max_body:
+                return b"".join(out)[:max_body]
+            if decoder.eof:
+                break
+    except zstandard.ZstdError:
+        return None
+    return b"".join(out) if decoder.eof else None
+
+
+_DECODERS: dict[str, Callable[[bytes, int], bytes | None]] = {
+    "gzip": _inflated,
+    "x-gzip": _inflated,
+    "deflate": _inflated,
+    "br": _unbrotli,
+    "zstd": _unzstd,
+}

@@ -7,12 +7,16 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import tracemalloc
 import zipfile
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import brotli
 import pytest
+import zstandard
 from click.testing import CliRunner
 
 from monitor.captures import is_warc, scan_warc
@@ -24,7 +28,7 @@ from monitor.store import Store
 from monitor.warc import read_warc
 from tests.histories import FORUM_URL
 from tests.test_replay import small_history, small_threads, write_forum
-from tests.warcs import captures_warc, digest, http, record, write_warc
+from tests.warcs import CODINGS, captures_warc, digest, http, record, write_warc
 
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
 HTML = "Content-Type: text/html; charset=utf-8"
@@ -268,29 +272,84 @@ def test_a_wacz_without_warc_files_is_a_config_error(tmp_path: Path, content: by
         read_warc(path)
 
 
-def test_a_body_in_a_coding_that_cannot_be_undone_is_left_out(tmp_path: Path) -> None:
-    """A brotli or zstd body still coded is no page (the URL is then not captured,
-    a failed fetch); one saved decoded with its header kept is read as it is."""
+@pytest.mark.parametrize(("coding", "encode"), CODINGS)
+def test_a_body_saved_still_coded_is_decoded(
+    tmp_path: Path, coding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    """gzip, br, zstd and a stack of two (last applied undone first) give the page."""
+    page = PAGE * 40
     path = write_warc(
-        tmp_path / "br.warc",
+        tmp_path / "coded.warc",
         [
             record(
                 "response",
-                "http://a.onion/br",
+                "http://a.onion/p",
                 T0,
-                http(200, b"\x8b\x07\x80<h", "Content-Encoding: br"),
-            ),
-            record(
-                "response",
-                "http://a.onion/zstd",
-                T0,
-                http(200, b"\x28\xb5\x2f\xfd", "Content-Encoding: zstd"),
-            ),
-            record("response", "http://a.onion/ok", T0, http(200, PAGE, "Content-Encoding: br")),
+                http(200, encode(page), f"Content-Encoding: {coding}"),
+            )
         ],
         gz=False,
     )
+    assert [r.body for r in read_warc(path)] == [page]
+
+
+def test_a_body_that_cannot_be_decoded_is_left_out(tmp_path: Path) -> None:
+    """A br or zstd body cut short, a zstd window over RFC 9659's 8 MiB and a coding
+    not known here are no page (the URL is then not captured: a failed fetch); one
+    saved decoded with its header kept is read as it is."""
+    page = PAGE * 400
+    big_window = zstandard.ZstdCompressor(
+        compression_params=zstandard.ZstdCompressionParameters(window_log=24)
+    ).compress(page * 2000)
+    cases = {
+        "br-cut": (brotli.compress(page)[:-8], "br"),
+        "zstd-cut": (zstandard.ZstdCompressor().compress(page)[:-8], "zstd"),
+        "zstd-window": (big_window, "zstd"),
+        "compress": (b"\x1f\x9d\x90<h", "compress"),
+        "br-of-gzip-cut": (brotli.compress(zlib.compress(page, 6, 31)[:-8]), "gzip, br"),
+    }
+    records = [
+        record("response", f"http://a.onion/{name}", T0, http(200, body, f"Content-Encoding: {c}"))
+        for name, (body, c) in cases.items()
+    ]
+    records.append(
+        record("response", "http://a.onion/ok", T0, http(200, PAGE, "Content-Encoding: br"))
+    )
+    path = write_warc(tmp_path / "bad.warc", records, gz=False)
     assert [(r.url, r.body) for r in read_warc(path)] == [("http://a.onion/ok", PAGE)]
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd"])
+def test_a_compression_bomb_stops_at_the_body_cap(tmp_path: Path, coding: str) -> None:
+    """64 MiB of zeros in a few KiB: decoding stops at `max_body` (kept, as a long
+    gzip body is), and never holds the whole (Python's allocations peak far below)."""
+    zeros = bytes(64 * 1024 * 1024)
+    coded = (
+        brotli.compress(zeros, quality=1)
+        if coding == "br"
+        else zstandard.ZstdCompressor(level=1).compress(zeros)
+    )
+    del zeros
+    path = write_warc(
+        tmp_path / "bomb.warc",
+        [
+            record(
+                "response",
+                "http://a.onion/bomb",
+                T0,
+                http(200, coded, f"Content-Encoding: {coding}"),
+            )
+        ],
+        gz=False,
+    )
+    tracemalloc.start()
+    try:
+        (held,) = read_warc(path, max_body=1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held.body == bytes(1024 * 1024)
+    assert peak < 16 * 1024 * 1024
 
 
 @pytest.mark.parametrize("url", ["http://A.onion/forum?fid=2#top", "HTTP://a.onion/forum?fid=2"])
@@ -354,7 +413,7 @@ def test_pages_that_cannot_be_read_are_left_out_not_served(tmp_path: Path) -> No
     """A gzip body cut short, a revisit of a body left out, a status that is no final
     one, and a response on another host are not held (a failed fetch when asked)."""
     whole = zlib.compress(PAGE * 50, 6, zlib.MAX_WBITS | 16)
-    brotli = b"\x8b\x07\x80\x11\x22"
+    cut_brotli = brotli.compress(PAGE * 50)[:-6]
     path = write_warc(
         tmp_path / "left.warc",
         [
@@ -368,7 +427,7 @@ def test_pages_that_cannot_be_read_are_left_out_not_served(tmp_path: Path) -> No
                 "response",
                 "http://a.onion/br",
                 T0,
-                http(200, brotli, "Content-Encoding: br"),
+                http(200, cut_brotli, "Content-Encoding: br"),
                 WARC_Payload_Digest="sha1:BR",
             ),
             record("revisit", "http://a.onion/br", T0, b"", WARC_Payload_Digest="sha1:BR"),

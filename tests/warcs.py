@@ -1,7 +1,7 @@
 """WARC files written for tests: records, HTTP responses, and a whole synthetic
 history (`tests.histories`) as one WARC file, the way a crawler that records
 WARCs would have saved it (pages in crawl order, then thread pages; unchanged
-bodies as revisit records; some bodies chunked, some gzip-encoded)."""
+bodies as revisit records; some bodies chunked, some gzip-, br- or zstd-encoded)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,26 @@ import gzip
 import hashlib
 import zlib
 from base64 import b32encode
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
+
+import brotli
+import zstandard
 
 from monitor.captures import scan
 from monitor.extract import get_engine
 from monitor.models import Source
 from tests.histories import History, write_history
+
+# Content codings the way a Chrome-based crawler saves them, each with its encoder.
+CODINGS: list[tuple[str, Callable[[bytes], bytes]]] = [
+    ("gzip", lambda body: zlib.compress(body, 6, zlib.MAX_WBITS | 16)),
+    ("br", brotli.compress),
+    ("zstd", lambda body: zstandard.ZstdCompressor().compress(body)),
+    ("gzip, br", lambda body: brotli.compress(zlib.compress(body, 6, zlib.MAX_WBITS | 16))),
+]
 
 
 def record(kind: str, url: str, at: datetime, block: bytes, **fields: str) -> bytes:
@@ -106,8 +117,8 @@ def captures_warc(directory: Path, source: Source, path: Path) -> Path:
             seen.add(sha)
             ctype = "Content-Type: text/html; charset=utf-8"
             if n % 3 == 0:
-                coded = zlib.compress(body, 6, zlib.MAX_WBITS | 16)
-                block = http(status, coded, ctype, "Content-Encoding: gzip")
+                coding, coded = CODINGS[(n // 3) % len(CODINGS)]
+                block = http(status, coded(body), ctype, f"Content-Encoding: {coding}")
             else:
                 block = http(status, body, ctype, chunked=n % 3 == 1)
             records.append(record("response", page_url, at, block, WARC_Payload_Digest=sha))
