@@ -181,6 +181,7 @@ def replay(
                 "skipped": result.skipped,
                 "outcomes": dict(sorted(outcomes.items())),
                 "alerts": len(ids),
+                "unverified": list(result.unverified),
                 "crawls": [
                     {"capture": c.capture, "at": c.at.isoformat(), "outcome": c.outcome}
                     | {"error": c.error, "events": len(c.events)}
@@ -199,6 +200,22 @@ def replay(
         + f"; alerts recorded: {len(ids)}"
         + ("" if sent is None else f", sent: {sent}")
     )
+    if result.unverified:
+        click.echo(_unverified_hint(source, len(result.unverified)))
+
+
+def _unverified_hint(source: Source, count: int) -> str:
+    """Why listings that vanished were not deleted, and what to do about it."""
+    hint = (
+        f"note: {count} listing(s) had to be checked on their own page, which no capture"
+        " holds: the verdict is unknown, so none of them was deleted or restored"
+    )
+    if source.absence != "count":
+        hint += (
+            "; save the thread pages with the captures (<time>/threads/<id>.html, or in"
+            " the WARC), or count absences instead: --absence count --missing-after 2"
+        )
+    return hint
 
 
 def _deliver(store: Any, config: Config, count: int) -> int:

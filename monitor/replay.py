@@ -195,6 +195,7 @@ class ReplayedCrawl:
     summary: str
     events: tuple[Event, ...]
     alerts: tuple[str, ...]  # ids of the alerts the crawl wrote to the outbox
+    unverified: tuple[str, ...] = ()  # listings to verify whose page no capture held
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,12 @@ class ReplayReport:
     source: str
     crawls: tuple[ReplayedCrawl, ...]
     skipped: int  # captures not newer than the source's last stored crawl
+
+    @property
+    def unverified(self) -> tuple[str, ...]:
+        """Every listing a crawl had to verify without a saved page (an unknown
+        verdict: never deleted on it), in the order first met."""
+        return tuple(dict.fromkeys(i for c in self.crawls for i in c.unverified))
 
 
 async def replay_captures(
@@ -265,6 +272,7 @@ async def replay_captures(
             report.summary(),
             report.diff.events,
             tuple(a.id for a in report.alerts),
+            tuple(v.listing_id for v in report.verifications if v.reason == NOT_CAPTURED),
         )
         done.append(crawl)
         if on_crawl is not None:

@@ -332,6 +332,7 @@ def test_replay_through_the_real_stages(tmp_path: Path) -> None:
         ("20240601T100000Z", "deleted", "forum:1"),
         ("20240601T110000Z", "restored", "forum:1"),
     ]
+    assert report["unverified"] == ["forum:1"]  # at 09:00, before its page was saved
     deleted = report["events"][0]
     assert deleted["at"] == (T0 + timedelta(hours=2)).isoformat()  # capture time, not now
     assert (
@@ -404,6 +405,30 @@ def test_count_mode_for_forum_histories_without_thread_pages(tmp_path: Path) -> 
     kinds = [(e["kind"], e["listing_id"]) for e in json.loads(out)["events"]]
     assert kinds == [("deleted", "f:1"), ("restored", "f:1")]
     assert json.loads(out)["events"][0]["details"]["how"] == "absent from 2 complete crawls"
+
+
+def test_a_forum_history_without_thread_pages_says_why_nothing_was_deleted(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "forum"
+    hour = timedelta(hours=1)
+    threads = small_threads()
+    write_forum(
+        root, [(T0, threads, {}), (T0 + hour, threads[2:], {}), (T0 + 2 * hour, threads[2:], {})]
+    )
+    db = tmp_path / "leakmon.db"
+    base = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(db)]
+    code, out, err = run(*base)
+    assert (code, err) == (0, "")
+    summary, note = out.strip().splitlines()[-2:]
+    assert "events: none" in summary
+    assert note.startswith("note: 2 listing(s) had to be checked on their own page")
+    assert "--absence count --missing-after 2" in note
+    with Store.open(db) as store:
+        assert {store.listing(f"forum:{i}")["state"] for i in (1, 2)} == {"missing"}  # type: ignore[index]
+    # counted instead, the same history deletes both, and needs no note
+    code, out, _ = run(*base, "--db", str(tmp_path / "count.db"), "--absence", "count")
+    assert code == 0 and "note:" not in out and "deleted=2" in out
 
 
 BROKEN_PAGES = [
