@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from monitor.extract.parse import post_fields
 from monitor.models import FieldChange, Listing, Price, Records
 
 
@@ -90,14 +91,26 @@ def evidence_changes(old: Listing, new: Listing) -> tuple[FieldChange, ...]:
 
 def keep_evidence(old: Listing, new: Listing) -> Listing:
     """`new` with the evidence fields it lacks (a list page shows no first post)
-    taken from `old`."""
+    taken from `old`. A `new` without a first post keeps `old`'s, and what that post
+    states: its data types join `new`'s, and its labelled price stands when `new`
+    shows none (`post_fields`), so a listing priced in its post is not "changed" by
+    every crawl of a list page that shows no price."""
+    post = new.first_post or old.first_post
+    types, price = new.data_types or old.data_types, new.price
+    if post and not new.first_post:
+        said = post_fields(post)
+        types = tuple(dict.fromkeys(new.data_types + said.data_types)) or old.data_types
+        if price is None and said.price is not None:
+            same = _price_key(said.price) == _price_key(old.price)
+            price = old.price if same else said.price  # old's keeps its rate
     return replace(
         new,
-        first_post=new.first_post or old.first_post,
+        first_post=post,
         size_bytes=new.size_bytes if new.size_bytes is not None else old.size_bytes,
         span=new.span or old.span,
         country=new.country or old.country,
-        data_types=new.data_types or old.data_types,
+        data_types=types,
+        price=price,
     )
 
 

@@ -24,6 +24,7 @@ from monitor.absence import (
 from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
 from monitor.extract import Engine, extract_thread, parse_text
+from monitor.extract.prices import post_price
 from monitor.fetch import one_line
 from monitor.lifecycle import diff_crawl, fingerprint, plan_verifications
 from monitor.models import (
@@ -168,8 +169,10 @@ def thread_reader(source: Source, rates: Mapping[str, float] | None = None) -> R
 
     Title, seller and posting time come from the listing's own page; price and
     record count are parsed from that title, as on the list page, so that a revisit
-    does not report the first post's other numbers as edits; the first post's text
-    gives the evidence fields (first post, data types, size, span, country).
+    does not report the first post's other numbers as edits; only a price the post
+    labels ("Price: $500", `post_price`) stands in for a title without one. The
+    first post's text gives the evidence fields (first post, data types, size, span,
+    country).
     """
     if source.engine == "json":
         return None
@@ -186,7 +189,7 @@ def thread_reader(source: Source, rates: Mapping[str, float] | None = None) -> R
             url=url,
             title=page.title or "",
             seller=page.seller,
-            price=head.price,
+            price=head.price or post_price(page.first_post or "", rates),
             records=head.records,
             posted_at=page.posted_at,
             posted_raw=page.posted_raw,
@@ -250,7 +253,13 @@ def evidence_due(
     when their HTML is kept or their page can be read (else none)."""
     if not keep_html and read_thread is None:
         return []
-    return [li for li in listings if li.id not in known or field_changes(known[li.id].listing, li)]
+    return [li for li in listings if li.id not in known or _changed(known[li.id].listing, li)]
+
+
+def _changed(old: Listing, new: Listing) -> bool:
+    """A tracked field of `new`, a list page's row, differs from `old` once what
+    `old`'s first post states is counted in (`keep_evidence`)."""
+    return bool(field_changes(old, new)) and bool(field_changes(old, keep_evidence(old, new)))
 
 
 async def collect_evidence(

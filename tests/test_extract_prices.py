@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.extract import prices
-from monitor.extract.prices import CURRENCIES, parse_price, parse_prices
+from monitor.extract.prices import CURRENCIES, parse_price, parse_prices, post_price
 from monitor.models import Price
 
 N = None  # no amount / no currency / no usd
@@ -162,3 +164,26 @@ def test_every_negotiable_or_free_marker_holds_one_of_the_words_looked_for_first
         text = data.draw(st.from_regex(pattern)).lower()
         for match in pattern.finditer(text):
             assert any(word in match[0] for word in words), match[0]
+
+
+@pytest.mark.parametrize(
+    ("post", "expected"),
+    [
+        (
+            "Acme DB, 1.2M rows, revenue $50M. Price: $500. Sample: 100 lines for $10",
+            (500.0, "USD"),
+        ),
+        ("Продаю базу. Цена - 0.5 BTC, гарант", (0.5, "BTC")),
+        ("数据库出售 价格：5000 USDT 私聊", (5000.0, "USDT")),
+        ("Auction. Start: 400$ Step: 50$ Blitz: 2000$", (400.0, "USD")),
+        ("Price: DM me. Sample 100 lines for $10", (None, None)),  # negotiable, not $10
+        ("Fresh dump of 2M users, sold last week for $300", None),  # no label: no price
+        ("Company revenue: $80M, 2,000 employees", None),
+        ("", None),
+    ],
+)
+def test_a_post_price_is_only_a_labelled_one(post: str, expected: tuple[Any, ...] | None) -> None:
+    price = post_price(post)
+    assert (None if price is None else (price.amount, price.currency)) == expected
+    if expected == (None, None):
+        assert price is not None and price.negotiable

@@ -381,6 +381,38 @@ def test_the_extractors_thread_reader_keeps_the_first_post_and_sees_edits(
     assert w.state(1) == "aged_out"
 
 
+def test_a_price_stated_only_in_the_first_post_is_read_kept_and_its_edits_found(
+    tmp_path: Path,
+) -> None:
+    """Many leak forums show no price on the list: the seller writes "Price: ..." in
+    the post. That price is the listing's; a list page without one changes nothing
+    (and costs no fetch); an edit of it is found whenever the post is read again."""
+    w = World(tmp_path)
+    w.site.datecut = timedelta(days=30)
+    falling_off(w)
+    body = "Acme customer DB, 1.2M rows: emails, phones. Revenue $80M. Price: $500. TG only."
+    w.site.threads[1] = replace(w.site.threads[1], title="Acme customers 1.2M", body=body)
+    reader = {"read_thread": thread_reader(FORUM)}
+    w.crawl(**reader)
+    row = w.store.listing("forum:1")
+    assert row is not None and (row["price_amount"], row["price_currency"]) == (500.0, "USD")
+    assert {"emails", "phones"} <= set(row["data_types"])
+    quiet = w.crawl(hours=0, **reader)  # the list shows neither the price nor the types
+    assert events(quiet) == [] and not any("showthread" in u for u in w.site.requests)
+    w.site.hour += 24  # thread 1 drops off the list, and the seller lowers the price
+    w.site.threads[1] = replace(w.site.threads[1], body=body.replace("$500", "$350"))
+    report = w.crawl(**reader)
+    assert [(v.listing_id, v.verdict.value) for v in report.verifications] == [
+        ("forum:1", "present")
+    ]
+    (changed,) = report.diff.events
+    assert changed.details == {
+        "changes": [{"field": "price", "before": "$500", "after": "$350"}],
+        "price_drop": True,
+    }
+    assert w.state(1) == "aged_out"
+
+
 NEW_HOST = "http://" + "n" * 56 + ".onion"
 URL_IDS = replace(  # the same forum read by a source whose ids are the thread urls
     FORUM, name="urlforum", selectors=replace(FORUM.selectors, id_pattern=None)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from monitor.extract.country import country_in
 from monitor.extract.datatypes import data_types_in
 from monitor.extract.memo import MISSING, Memo
 from monitor.extract.numbers import normalize, records_in
-from monitor.extract.prices import free_in, negotiable_in, parse_price, prices_in
+from monitor.extract.prices import free_in, negotiable_in, parse_price, post_price, prices_in
 from monitor.extract.size import size_in
 from monitor.extract.span import span_in
 from monitor.extract.urls import resolve_url, thread_url
@@ -79,6 +80,20 @@ def parse_text(text: str, rates: Mapping[str, float] | None = None) -> ParsedTex
         data_types=data_types_in(full),
         country=country_in(head),
     )
+
+
+@dataclass(frozen=True)
+class PostFields:
+    """What a listing's first post states that its row on a list page may not."""
+
+    data_types: tuple[str, ...]
+    price: Price | None  # a labelled one (`post_price`), without rates: usd when pegged
+
+
+@lru_cache(maxsize=4096)  # asked for each crawl of each listing with a stored post
+def post_fields(post: str) -> PostFields:
+    """The data types named in `post` and the price it labels."""
+    return PostFields(data_types_in(normalize(post[:4000])), post_price(post))
 
 
 def _price_json(price: Price, *, kind: bool) -> dict[str, Any]:

@@ -140,6 +140,33 @@ def parse_price(text: str, rates: Mapping[str, float] | None = None) -> Price | 
     return prices[0] if prices else parse_negotiable(text)
 
 
+# A price a seller labels in the body of a post ("Price: $500", "Цена - 0.5 BTC",
+# "价格：5000U", "Start: 400$ Step: 50$ Blitz: 2000$"). Only the sentence right after
+# such a label is read, so a post's other amounts (revenue, samples, past sales)
+# are never taken for its price.
+_POST_LABEL = re.compile(
+    r"(?<!\w)(?:(?:asking |selling |sale )?price|asking|cost|start(?:ing)?(?: price| bid)?"
+    r"|цена|стоимость|старт(?:овая цена)?)\s?[:=\-–—]|(?:价格|售价|报价|起拍价)\s?[:=\-–—]?",
+    re.IGNORECASE,
+)
+_POST_END = re.compile(r"[!?;|•]|\.(?!\d)")  # a sentence's end; not "0.5"
+_POST_WINDOW = 120  # characters read after a label at most
+
+
+def post_price(text: str, rates: Mapping[str, float] | None = None) -> Price | None:
+    """The price a post's text labels ("Price: ...", `_POST_LABEL`): the first label
+    whose sentence states a price (or says it is negotiable); None when none does."""
+    norm = normalize(text[:4000])
+    for match in _POST_LABEL.finditer(norm):
+        window = norm[match.end() : match.end() + _POST_WINDOW]
+        end = _POST_END.search(window)
+        sentence = norm[match.start() : match.end() + (end.start() if end else len(window))]
+        price = parse_price(sentence, rates)
+        if price is not None:
+            return price
+    return None
+
+
 def parse_negotiable(text: str) -> Price | None:
     """A price without an amount when `text` says it is negotiable or on request."""
     return negotiable_in(normalize(text[:2000]))
