@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.engines import FORUM_PROFILES
 from monitor.models import (
     Crawl,
     CrawlOutcome,
@@ -43,7 +44,6 @@ DEFAULT_REVISIT = timedelta(hours=6)  # shortest interval between checks of an a
 DEFAULT_REVISIT_MAX = timedelta(days=7)  # longest interval (old listings)
 REVISIT_AGE_SHARE = 8  # an aged-out listing is checked again after an eighth of its age
 DEFAULT_RESTORE_WINDOW = timedelta(days=14)  # how long a deleted listing's page is re-checked
-FORUM_ENGINES = frozenset({"mybb", "xenforo", "phpbb", "vbulletin", "smf", "invision"})
 _FORUM_URL = re.compile(
     r"forumdisplay|viewforum|showthread|viewtopic|/forums?/|/threads?/|/topics?/|[?&]f(id)?=",
     re.IGNORECASE,
@@ -59,7 +59,7 @@ def absence_mode(source: Source) -> str:
     """
     if source.absence in ("verify", "count"):
         return source.absence
-    if source.engine in FORUM_ENGINES:
+    if source.engine in FORUM_PROFILES:
         return "verify"
     if source.engine == "css" and _FORUM_URL.search(source.url):
         return "verify"

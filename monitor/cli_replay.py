@@ -17,6 +17,7 @@ import click
 
 from monitor import report
 from monitor.clikit import common_options, echo_json, guarded, load, open_store
+from monitor.engines import PROFILE_ENGINES
 from monitor.errors import ConfigError, ExtractError
 from monitor.models import Config, Source
 
@@ -74,7 +75,7 @@ def _event_dict(event: Any, capture: str) -> dict[str, Any]:
     "--fallback-engine",
     "fallbacks",
     multiple=True,
-    type=click.Choice(["mybb", "xenforo", "phpbb", "shop", "blog"]),
+    type=click.Choice(PROFILE_ENGINES),
     help="Override: an engine profile to read a page the engine reads nothing from "
     "(repeat for more, in order; a site that moved to another engine).",
 )

@@ -42,6 +42,7 @@ from monitor.config_schema import (
     WatchModel,
     suggest,
 )
+from monitor.engines import COUNT_ENGINES
 from monitor.errors import ConfigError
 from monitor.models import (
     Config,
@@ -405,7 +406,6 @@ def _source(model: SourceModel, defaults: DefaultsModel) -> Source:
     )
 
 
-COUNT_ENGINES = ("shop", "blog", "json")  # list everything: absence is counted
 _SELECTIVE = ("any", "all", "regex", "sellers", "data_types", "countries")
 
 

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from monitor.engines import PROFILE_ENGINES
 from monitor.models import EventKind
 from monitor.units import parse_delay, parse_duration, parse_size
 
@@ -301,7 +302,7 @@ class SourceModel(DefaultsModel):
     @classmethod
     def _known_profiles(cls, value: list[str], info: ValidationInfo) -> list[str]:
         engines = sorted(info.context["engines"]) if info.context else []
-        profiles = [e for e in engines if e not in ("css", "json")]
+        profiles = [e for e in engines if e in PROFILE_ENGINES]
         for name in value:
             if name not in profiles:
                 raise ValueError(f"{name!r} is not an engine profile{suggest(name, profiles)}")

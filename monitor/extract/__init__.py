@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from monitor.engines import ENGINES
 from monitor.errors import ExtractError
 from monitor.extract.css import CssEngine, spec_of
 from monitor.extract.jsonapi import JsonEngine
@@ -26,8 +27,6 @@ from monitor.extract.parse import ParsedText, parse_text
 from monitor.extract.profiles import PROFILES, check_keys, profile_spec
 from monitor.extract.thread import ThreadPage, extract_thread
 from monitor.models import PageExtract, Source
-
-ENGINES: tuple[str, ...] = ("css", "mybb", "xenforo", "phpbb", "shop", "blog", "json")
 
 
 class Engine(Protocol):

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.engines import FORUM_PROFILES
 from monitor.errors import ExtractError
 from monitor.extract.css import _Field, _field, _read, zone
 from monitor.extract.dates import parse_posted
@@ -61,18 +62,13 @@ def extract_thread(
     if page.first_post:
         return page
     gone = page if page.gone else None
-    for engine in (e for e in source.fallback_engines if e in _FORUM_PROFILES):
+    for engine in (e for e in source.fallback_engines if e in FORUM_PROFILES):
         other = replace(source, engine=engine, overrides={}, fallback_engines=())
         found = _extract_thread(html, page_url, other, now=now, rates=rates)
         if found.first_post:
             return found
         gone = gone or (found if found.gone else None)
     return gone or page
-
-
-# The profiles whose thread pages name their post: a shop's or blog's post selector
-# falls back to the page body, which would read any error page as a first post.
-_FORUM_PROFILES = frozenset({"mybb", "xenforo", "phpbb"})
 
 
 def _extract_thread(
