@@ -92,17 +92,20 @@ def evidence_changes(old: Listing, new: Listing) -> tuple[FieldChange, ...]:
 def keep_evidence(old: Listing, new: Listing) -> Listing:
     """`new` with the evidence fields it lacks (a list page shows no first post)
     taken from `old`. A `new` without a first post keeps `old`'s, and what that post
-    states: its data types join `new`'s, and its labelled price stands when `new`
-    shows none (`post_fields`), so a listing priced in its post is not "changed" by
-    every crawl of a list page that shows no price."""
+    states: its data types join `new`'s, and its labelled price and record count
+    stand when `new` shows none (`post_fields`), so a listing priced in its post is
+    not "changed" by every crawl of a list page that shows no price."""
     post = new.first_post or old.first_post
-    types, price = new.data_types or old.data_types, new.price
+    types, price, records = new.data_types or old.data_types, new.price, new.records
     if post and not new.first_post:
         said = post_fields(post)
         types = tuple(dict.fromkeys(new.data_types + said.data_types)) or old.data_types
         if price is None and said.price is not None:
             same = _price_key(said.price) == _price_key(old.price)
             price = old.price if same else said.price  # old's keeps its rate
+        if records is None and said.records is not None:
+            same = record_count(said.records) == record_count(old.records)
+            records = old.records if same else said.records
     return replace(
         new,
         first_post=post,
@@ -111,6 +114,7 @@ def keep_evidence(old: Listing, new: Listing) -> Listing:
         country=new.country or old.country,
         data_types=types,
         price=price,
+        records=records,
     )
 
 

@@ -24,6 +24,7 @@ from monitor.absence import (
 from monitor.changes import field_changes, keep_evidence
 from monitor.errors import ExtractError
 from monitor.extract import Engine, extract_thread, parse_text
+from monitor.extract.numbers import post_records
 from monitor.extract.prices import post_price
 from monitor.fetch import one_line
 from monitor.lifecycle import diff_crawl, fingerprint, plan_verifications
@@ -169,10 +170,10 @@ def thread_reader(source: Source, rates: Mapping[str, float] | None = None) -> R
 
     Title, seller and posting time come from the listing's own page; price and
     record count are parsed from that title, as on the list page, so that a revisit
-    does not report the first post's other numbers as edits; only a price the post
-    labels ("Price: $500", `post_price`) stands in for a title without one. The
-    first post's text gives the evidence fields (first post, data types, size, span,
-    country).
+    does not report the first post's other numbers as edits; only a price or count
+    the post labels ("Price: $500", `post_price`; "Records: 1.2M", `post_records`)
+    stands in for a title without one. The first post's text gives the evidence
+    fields (first post, data types, size, span, country).
     """
     if source.engine == "json":
         return None
@@ -190,7 +191,7 @@ def thread_reader(source: Source, rates: Mapping[str, float] | None = None) -> R
             title=page.title or "",
             seller=page.seller,
             price=head.price or post_price(page.first_post or "", rates),
-            records=head.records,
+            records=head.records or post_records(page.first_post or ""),
             posted_at=page.posted_at,
             posted_raw=page.posted_raw,
             data_types=tuple(dict.fromkeys(head.data_types + body.data_types)),

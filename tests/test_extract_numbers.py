@@ -12,6 +12,7 @@ from monitor.extract.numbers import (
     number_value,
     parse_count,
     parse_records,
+    post_records,
     zh_numeral_value,
 )
 
@@ -233,3 +234,21 @@ def test_a_plain_counter_reads_as_the_counter_pattern_reads_it(text: str) -> Non
     match = numbers._STAT.search(text)
     count = round(float(match[1])) if match else None
     assert parse_count(text) == (count if count is None or count <= 10**13 else None)
+
+
+@pytest.mark.parametrize(
+    ("post", "count"),
+    [
+        ("Acme DB. Records: 1,200,000. Price: $500", 1_200_000),
+        ("Fresh dump. Rows - 5M; emails, phones", 5_000_000),
+        ("Продаю базу. Записей: 500 000", 500_000),
+        ("数据出售 数量：50万条", 500_000),
+        ("Three shops, customers: 120000", 120_000),  # a bare number after the label
+        ("Revenue: $80M, 2,000 employees, price $500", None),  # no records label
+        ("Lines: 2018-2020", None),  # years are no count
+        ("", None),
+    ],
+)
+def test_a_post_record_count_is_only_a_labelled_one(post: str, count: int | None) -> None:
+    found = post_records(post)
+    assert (None if found is None else found.count) == count

@@ -858,15 +858,20 @@ def test_data_type_changes_are_changes_but_their_first_appearance_is_not() -> No
     assert reordered.events == () and reordered.touched == ("forum:1",)
 
 
-POST = "Acme customers: emails, phones. Price: $500, escrow."
+POST = "Acme customers: emails, phones. Rows: 2M. Price: $500, escrow."
 USD500 = Price(500.0, "USD", "$500", usd=500.0)
 
 
 def test_what_the_stored_first_post_states_stands_when_the_list_page_does_not_show_it() -> None:
     """A list row without the price or data types the post states changes nothing;
     a price in the title still wins, and a changed post price is a change."""
-    old = stored(listing("1", first_post=POST, price=USD500, data_types=("emails", "phones")))
-    row = replace(old.listing, first_post=None, price=None, data_types=("emails",))
+    two_million = Records(2_000_000, "Rows: 2M")
+    old = stored(
+        listing(
+            "1", first_post=POST, price=USD500, records=two_million, data_types=("emails", "phones")
+        )
+    )
+    row = replace(old.listing, first_post=None, price=None, records=None, data_types=("emails",))
     quiet = run(crawl(row), [old])
     assert quiet.events == () and quiet.touched == ("forum:1",)
     titled = run(crawl(replace(row, price=Price(450.0, "USD", "450$", usd=450.0))), [old])

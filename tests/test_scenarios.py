@@ -384,18 +384,20 @@ def test_the_extractors_thread_reader_keeps_the_first_post_and_sees_edits(
 def test_a_price_stated_only_in_the_first_post_is_read_kept_and_its_edits_found(
     tmp_path: Path,
 ) -> None:
-    """Many leak forums show no price on the list: the seller writes "Price: ..." in
-    the post. That price is the listing's; a list page without one changes nothing
-    (and costs no fetch); an edit of it is found whenever the post is read again."""
+    """Many leak forums show no price on the list: the seller writes "Price: ..." (and
+    "Records: ...") in the post. That price is the listing's; a list page without it
+    changes nothing (and costs no fetch); an edit of it is found whenever the post is
+    read again."""
     w = World(tmp_path)
     w.site.datecut = timedelta(days=30)
     falling_off(w)
-    body = "Acme customer DB, 1.2M rows: emails, phones. Revenue $80M. Price: $500. TG only."
-    w.site.threads[1] = replace(w.site.threads[1], title="Acme customers 1.2M", body=body)
+    body = "Acme customer DB: emails, phones. Revenue $80M. Records: 1,200,000. Price: $500."
+    w.site.threads[1] = replace(w.site.threads[1], title="Acme customer database", body=body)
     reader = {"read_thread": thread_reader(FORUM)}
     w.crawl(**reader)
     row = w.store.listing("forum:1")
     assert row is not None and (row["price_amount"], row["price_currency"]) == (500.0, "USD")
+    assert row["records"] == 1_200_000
     assert {"emails", "phones"} <= set(row["data_types"])
     quiet = w.crawl(hours=0, **reader)  # the list shows neither the price nor the types
     assert events(quiet) == [] and not any("showthread" in u for u in w.site.requests)

@@ -222,6 +222,36 @@ def parse_records(text: str) -> Records | None:
     return records_in(normalize(text[:2000]))
 
 
+_SENTENCE_END = re.compile(r"[!?;|•]|\.(?!\d)")  # a sentence's end; not "0.5"
+_LABELLED_WINDOW = 120  # characters read after a label at most
+# A record count a seller labels in a post ("Records: 1,200,000", "Rows - 5M",
+# "Записей: 500 000", "数量：50万"); a bare number after such a label is the count.
+_RECORDS_LABEL = re.compile(
+    r"(?<!\w)(?:records?|rows|lines|entries|users|accounts|customers|записей|строк"
+    r"|пользователей|аккаунтов)\s?[:=\-–—]|(?:数量|条数|记录数|记录)\s?[:=\-–—]?",
+    re.IGNORECASE,
+)
+
+
+def labelled_sentences(text: str, label: re.Pattern[str]) -> Iterable[tuple[str, str]]:
+    """(the sentence from each `label` match on, the part after the label) in
+    normalised `text`: up to the sentence's end or `_LABELLED_WINDOW` characters."""
+    for match in label.finditer(text):
+        window = text[match.end() : match.end() + _LABELLED_WINDOW]
+        end = _SENTENCE_END.search(window)
+        after = window[: end.start()] if end else window
+        yield text[match.start() : match.end()] + after, after
+
+
+def post_records(text: str) -> Records | None:
+    """The record count a post's text labels (`_RECORDS_LABEL`); None when none does."""
+    for sentence, after in labelled_sentences(normalize(text[:4000]), _RECORDS_LABEL):
+        found = records_in(sentence) or records_in(after.strip())
+        if found is not None:
+            return found
+    return None
+
+
 def records_in(text: str) -> Records | None:
     """`parse_records` of a text already normalised by `normalize`. A text that is only
     a plain number other than a year is a count (a records field, a JSON value)."""

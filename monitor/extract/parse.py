@@ -10,7 +10,7 @@ from typing import Any
 from monitor.extract.country import country_in
 from monitor.extract.datatypes import data_types_in
 from monitor.extract.memo import MISSING, Memo
-from monitor.extract.numbers import normalize, records_in
+from monitor.extract.numbers import normalize, post_records, records_in
 from monitor.extract.prices import free_in, negotiable_in, parse_price, post_price, prices_in
 from monitor.extract.size import size_in
 from monitor.extract.span import span_in
@@ -88,12 +88,13 @@ class PostFields:
 
     data_types: tuple[str, ...]
     price: Price | None  # a labelled one (`post_price`), without rates: usd when pegged
+    records: Records | None  # a labelled count (`post_records`)
 
 
 @lru_cache(maxsize=4096)  # asked for each crawl of each listing with a stored post
 def post_fields(post: str) -> PostFields:
-    """The data types named in `post` and the price it labels."""
-    return PostFields(data_types_in(normalize(post[:4000])), post_price(post))
+    """The data types named in `post`, and the price and record count it labels."""
+    return PostFields(data_types_in(normalize(post[:4000])), post_price(post), post_records(post))
 
 
 def _price_json(price: Price, *, kind: bool) -> dict[str, Any]:

@@ -21,7 +21,14 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from monitor.extract.numbers import NUMBER, alternation, first_digit, normalize, number_value
+from monitor.extract.numbers import (
+    NUMBER,
+    alternation,
+    first_digit,
+    labelled_sentences,
+    normalize,
+    number_value,
+)
 from monitor.models import Price
 
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "₽": "RUB", "₿": "BTC",
@@ -149,18 +156,12 @@ _POST_LABEL = re.compile(
     r"|цена|стоимость|старт(?:овая цена)?)\s?[:=\-–—]|(?:价格|售价|报价|起拍价)\s?[:=\-–—]?",
     re.IGNORECASE,
 )
-_POST_END = re.compile(r"[!?;|•]|\.(?!\d)")  # a sentence's end; not "0.5"
-_POST_WINDOW = 120  # characters read after a label at most
 
 
 def post_price(text: str, rates: Mapping[str, float] | None = None) -> Price | None:
     """The price a post's text labels ("Price: ...", `_POST_LABEL`): the first label
     whose sentence states a price (or says it is negotiable); None when none does."""
-    norm = normalize(text[:4000])
-    for match in _POST_LABEL.finditer(norm):
-        window = norm[match.end() : match.end() + _POST_WINDOW]
-        end = _POST_END.search(window)
-        sentence = norm[match.start() : match.end() + (end.start() if end else len(window))]
+    for sentence, _ in labelled_sentences(normalize(text[:4000]), _POST_LABEL):
         price = parse_price(sentence, rates)
         if price is not None:
             return price
