@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ DEFAULT_REVISIT = timedelta(hours=6)  # shortest interval between checks of an a
 DEFAULT_REVISIT_MAX = timedelta(days=7)  # longest interval (old listings)
 REVISIT_AGE_SHARE = 8  # an aged-out listing is checked again after an eighth of its age
 DEFAULT_RESTORE_WINDOW = timedelta(days=14)  # how long a deleted listing's page is re-checked
+DEFAULT_REREAD = timedelta(days=1)  # forum sources: each active listing's post read again
 _FORUM_URL = re.compile(
     r"forumdisplay|viewforum|showthread|viewtopic|/forums?/|/threads?/|/topics?/|[?&]f(id)?=",
     re.IGNORECASE,
@@ -210,6 +212,31 @@ def revisit_due(stored: StoredListing, source: Source, now: datetime) -> bool:
         and stored.superseded_by is None
         and revisit_at(stored, source) <= now
     )
+
+
+def reread_every(source: Source) -> timedelta:
+    """How often an active listing's own page is read again, for edits of its post
+    that its row on the list does not show (0: never). Default: `DEFAULT_REREAD` for
+    `verify` sources (forums keep price and count in the post), never for the others
+    (their list shows what they sell) nor for `json` feeds (no listing pages)."""
+    if source.engine == "json":
+        return timedelta(0)
+    if source.reread_every is not None:
+        return timedelta(seconds=source.reread_every)
+    return DEFAULT_REREAD if absence_mode(source) == "verify" else timedelta(0)
+
+
+def reread_due(listing_id: str, source: Source, at: datetime) -> bool:
+    """Whether the crawl at `at` reads the listing's own page again. The listings are
+    spread over the `reread_every / every` crawls of one period by a hash of their
+    id, so each is read about once a period, the same share each crawl, without any
+    stored state (a crawl that is late or skipped leaves its share for the next
+    period)."""
+    period = reread_every(source)
+    if period <= timedelta(0) or source.every <= 0:
+        return False
+    slots = max(1, round(period.total_seconds() / source.every))
+    return zlib.crc32(listing_id.encode()) % slots == int(at.timestamp() // source.every) % slots
 
 
 def restore_window(source: Source) -> timedelta:

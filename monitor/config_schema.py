@@ -171,6 +171,13 @@ RestoreWindow = Annotated[
     _check(lambda v: v <= MAX_RESTORE_WINDOW, "must be at most 365d (0 turns re-checks off)"),
 ]
 
+RereadEvery = Annotated[
+    float,
+    BeforeValidator(parse_delay),
+    _check(lambda v: v == 0 or v >= 3600, "must be 0 (off) or at least 1h"),
+    _check(lambda v: v <= MAX_RESTORE_WINDOW, "must be at most 365d (0 turns re-reads off)"),
+]
+
 
 def _hours(value: object) -> tuple[int, int]:
     if not isinstance(value, str):
@@ -234,6 +241,7 @@ class DefaultsModel(_Model):
     page_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
     revisit_budget: Annotated[int, Field(ge=1, le=1000)] | None = None
     restore_window: RestoreWindow | None = None
+    reread_every: RereadEvery | None = None
     skip_sticky: bool | None = None
     timezone: TimeZone | None = None
     active_hours: ActiveHours | None = None

@@ -111,6 +111,7 @@ class Source:
     page_budget: int = 20  # own pages (verifications, revisits, evidence) per crawl
     revisit_budget: int | None = None  # revisits per crawl at most (None: what is left)
     restore_window: float | None = None  # seconds a deleted listing's page is re-checked (0: off)
+    reread_every: float | None = None  # seconds: an active listing's post read again (0: off)
     allow_clearnet: bool = False
     onion_redirects: bool = False  # a redirect may lead to another .onion host (a mirror)
     baseline_alerts: bool = False  # alert on the first complete crawl too

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from monitor.absence import (
     absence_mode,
+    reread_due,
     restore_backlog,
     restore_watched,
     revisit_backlog,
@@ -263,6 +264,25 @@ def _changed(old: Listing, new: Listing) -> bool:
     return bool(field_changes(old, new)) and bool(field_changes(old, keep_evidence(old, new)))
 
 
+def rereads_due(
+    listings: Sequence[Listing],
+    known: Mapping[str, StoredListing],
+    wanted: Sequence[Listing],
+    due: Callable[[Listing], bool],
+) -> list[Listing]:
+    """The listings of this crawl, active and unchanged, whose post `due` says to
+    read again (`absence.reread_due` live; a saved page in a replay)."""
+    skip = {li.id for li in wanted}
+    return [
+        li
+        for li in listings
+        if li.id in known
+        and li.id not in skip
+        and known[li.id].state is ListingState.ACTIVE
+        and due(li)
+    ]
+
+
 async def collect_evidence(
     listings: Sequence[Listing],
     known: Mapping[str, StoredListing],
@@ -272,20 +292,24 @@ async def collect_evidence(
     keep_html: bool,
     clock: Callable[[], datetime],
     read_thread: ReadThread | None = None,
+    rereads: Sequence[Listing] = (),
 ) -> tuple[tuple[Listing, ...], tuple[PageSnapshot, ...]]:
-    """At first sight and on change, fetch up to `budget` listings' own pages: keep
-    their HTML (`keep_html`) and take the evidence fields (first post, size, span,
-    data types, country) `read_thread` finds there. Returns every listing (enriched
-    where read) and the pages to keep. Does nothing unless one of the two is on."""
-    due = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)[:budget]
+    """At first sight and on change, then for `rereads` (known listings whose post is
+    read again for edits the list does not show), fetch up to `budget` listings' own
+    pages: keep their HTML (`keep_html`; a re-read's only when the post changed) and
+    take the evidence fields (first post, size, span, data types, country, a labelled
+    price or count) `read_thread` finds there. Returns every listing (enriched where
+    read) and the pages to keep. Does nothing unless one of the two is on."""
+    due = evidence_due(listings, known, keep_html=keep_html, read_thread=read_thread)
+    again = {li.id for li in rereads} if read_thread is not None else set()
+    due = (due + [li for li in rereads if li.id in again])[:budget]
     enriched: dict[str, Listing] = {}
     kept: list[PageSnapshot] = []
     for listing in due:
         page = await fetcher.get(listing.url)
         if page.outcome is not PageOutcome.OK:
             continue
-        if keep_html and page.text:
-            kept.append(PageSnapshot(listing.id, page.url, clock(), page.status, page.text))
+        parsed = None
         if read_thread is not None:
             try:
                 parsed = read_thread(page.text, page.url)
@@ -293,7 +317,14 @@ async def collect_evidence(
                 parsed = None
             if parsed is not None:
                 enriched[listing.id] = keep_evidence(parsed, listing)
+        fresh = listing.id not in again or _post_changed(known[listing.id].listing, parsed)
+        if keep_html and page.text and fresh:
+            kept.append(PageSnapshot(listing.id, page.url, clock(), page.status, page.text))
     return tuple(enriched.get(li.id, li) for li in listings), tuple(kept)
+
+
+def _post_changed(old: Listing, parsed: Listing | None) -> bool:
+    return parsed is not None and parsed.first_post != old.first_post
 
 
 async def crawl_source(
@@ -309,6 +340,7 @@ async def crawl_source(
     read_thread: ReadThread | None = None,
     ops: OpsSettings = NO_OPS,
     page_budget: int | None = None,
+    reread: Callable[[Listing], bool] | None = None,
 ) -> CrawlReport:
     """Crawl one source, verify the listings that vanished (their own pages, through
     the same fetcher), and write everything in one transaction. `keep_html` keeps
@@ -317,7 +349,9 @@ async def crawl_source(
     `page_budget` bounds the listing pages fetched (default `source.page_budget`):
     listings that just vanished, first-sight evidence, then still-missing listings
     and aged-out revisits, last re-checks of deleted listings inside their
-    `restore_window` (`lifecycle.plan_verifications`). Revisits and re-checks still
+    `restore_window` (`lifecycle.plan_verifications`), and with what is left the
+    posts of active listings read again (`reread(listing)`, default
+    `absence.reread_due`: about once per `reread_every`). Revisits and re-checks still
     waiting past their grace are logged as warnings and reported in
     `CrawlReport.backlog` and `CrawlReport.restores`."""
     budget = source.page_budget if page_budget is None else page_budget
@@ -369,6 +403,7 @@ async def crawl_source(
                 keep_html=keep_html,
                 clock=clock,
             )
+        again = reread or (lambda li: reread_due(li.id, source, crawl.finished))
         listings, first_sight = await collect_evidence(
             listings,
             known,
@@ -377,6 +412,7 @@ async def crawl_source(
             keep_html=keep_html,
             read_thread=read_thread,
             clock=clock,
+            rereads=rereads_due(listings, known, wanted, again) if read_thread else (),
         )
         kept += first_sight
         if plan or keep_html or read_thread is not None:  # pages fetched after the list

@@ -17,9 +17,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from monitor.absence import reread_every
 from monitor.captures import Capture, SavedFile
 from monitor.extract import Engine
 from monitor.extract.urls import resolve_url
@@ -28,6 +29,7 @@ from monitor.models import (
     Alert,
     CrawlDiff,
     Event,
+    Listing,
     NotifyTarget,
     OpsSettings,
     Page,
@@ -116,6 +118,17 @@ class SavedSite:
         saved_at, saved = found
         self.clock.now = max(self.clock.now, saved_at)
         return self._serve(url, saved)
+
+    def holds(self, listing: Listing) -> bool:
+        """Whether the capture saved `listing`'s own page: a replay reads every saved
+        post again (it costs no request), where a live crawl re-reads a share."""
+        capture = self.capture
+        if capture is None:
+            return False
+        if capture.urls:
+            url = listing.url
+            return url in capture.urls or (resolve_url(url, url) or url) in capture.urls
+        return quote(listing.external_id, safe="") in capture.threads
 
     def _serve(self, url: str, saved: SavedFile) -> Page:
         """The saved file as the live fetcher would have returned it."""
@@ -243,6 +256,7 @@ async def replay_captures(
         source, engine, clock, {s.listing.url: s.listing.external_id for s in known.values()}
     )
     read_thread = thread_reader(source, rates)
+    rereads = reread_every(source) > timedelta(0)
     target = _ReplayStore(store.db, store.path)  # the same connection
     done: list[ReplayedCrawl] = []
     skipped = 0
@@ -263,6 +277,7 @@ async def replay_captures(
             read_thread=read_thread,
             ops=ops,
             page_budget=page_budget,
+            reread=lambda li: rereads and site.holds(li),
         )
         crawl = ReplayedCrawl(
             capture.name,

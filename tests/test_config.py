@@ -839,6 +839,25 @@ def test_restore_window_maps_to_the_source_with_defaults_underneath(tmp_path: Pa
     assert plain.restore_window is None  # absence.DEFAULT_RESTORE_WINDOW: 14 days
 
 
+def test_reread_every_maps_to_the_source_and_is_checked(tmp_path: Path) -> None:
+    text = (
+        '[defaults]\nreread_every = "12h"\n'
+        + source(name='"a"')
+        + source('reread_every = "0"\n', name='"off"')
+    )
+    inherits, off = load_config(write(tmp_path, text), env={}).sources
+    assert (inherits.reread_every, off.reread_every) == (12 * 3600, 0)
+    (plain,) = load_config(write(tmp_path, source()), env={}).sources
+    assert plain.reread_every is None  # absence.reread_every: a day for forums
+    for value, problem in (
+        ('"30m"', "source[0].reread_every: must be 0 (off) or at least 1h"),
+        ('"400d"', "source[0].reread_every: must be at most 365d (0 turns re-reads off)"),
+        ('"often"', "source[0].reread_every: not a duration"),
+    ):
+        problems = problems_of(write(tmp_path, source(f"reread_every = {value}\n")))
+        assert [p[: len(problem)] for p in problems] == [problem], problems
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

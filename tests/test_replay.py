@@ -431,6 +431,52 @@ def test_a_forum_history_without_thread_pages_says_why_nothing_was_deleted(
     assert code == 0 and "note:" not in out and "deleted=2" in out
 
 
+def test_a_post_edited_between_captures_is_read_again_from_every_saved_page(
+    tmp_path: Path,
+) -> None:
+    """The row on the list stays the same; the seller edits the price in the post.
+    A replay reads every saved post again (it costs nothing), so the edit is found
+    at the first capture that saved the edited page; captures without it change
+    nothing."""
+    from dataclasses import replace
+
+    root = tmp_path / "forum"
+    hour = timedelta(hours=1)
+    threads = [
+        forum_thread(i, f"Dataset {n} customers", T0 - i * hour)
+        for i, n in ((1, "alpha"), (2, "bravo"))
+    ]
+    body = "Dataset alpha: emails, phones. Records: 2,000,000. Price: $500."
+    one = replace(threads[0], body=body)
+    cheaper = replace(one, body=body.replace("$500", "$350"))
+    write_forum(
+        root,
+        [
+            (T0, [one, threads[1]], {"1.html": thread_page(one, T0)}),
+            (T0 + hour, [one, threads[1]], {}),  # no page saved: nothing to compare
+            (T0 + 2 * hour, [one, threads[1]], {"1.html": thread_page(cheaper, T0)}),
+            (T0 + 3 * hour, [one, threads[1]], {"1.html": thread_page(cheaper, T0)}),
+        ],
+    )
+    args = [str(root), "--engine", "mybb", "--url", FORUM_URL, "--db", str(tmp_path / "l.db")]
+    code, out, err = run(*args, "--json")
+    assert (code, err) == (0, "")
+    events = [
+        (e["capture"], e["kind"], e["listing_id"], e["details"]) for e in json.loads(out)["events"]
+    ]
+    assert events == [
+        (
+            "20240601T100000Z",
+            "changed",
+            "forum:1",
+            {
+                "changes": [{"field": "price", "before": "$500", "after": "$350"}],
+                "price_drop": True,
+            },
+        )
+    ]
+
+
 BROKEN_PAGES = [
     "\x00\x01\x02 not html at all \xff" * 3000,
     "<div>" * 20_000 + "deep" + "</div>" * 10,

@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.absence import (
+    reread_due,
+    reread_every,
     revisit_at,
     revisit_backlog,
     revisit_grace,
@@ -384,3 +386,29 @@ def test_status_and_metrics_show_overdue_revisits(tmp_path: Path) -> None:
     )
     rows = {s["name"]: s for s in json.loads(result.stdout)["sources"]}
     assert rows["forum"]["revisits"]["overdue"] == 1 and rows["shop"]["revisits"] is None
+
+
+def test_reread_every_is_a_day_for_forums_and_off_for_the_rest() -> None:
+    def period(engine: str, **kw: object) -> timedelta:
+        url = "http://x.onion/forumdisplay.php?fid=2"
+        return reread_every(Source(name="s", url=url, engine=engine, every=3600, **kw))  # type: ignore[arg-type]
+
+    assert [period(e) for e in ("mybb", "xenforo", "phpbb", "css")] == [timedelta(days=1)] * 4
+    assert [period(e) for e in ("shop", "blog", "json")] == [timedelta(0)] * 3
+    assert period("shop", reread_every=7200) == timedelta(hours=2)
+    assert period("json", reread_every=7200) == timedelta(0)  # a feed has no listing pages
+    assert period("mybb", reread_every=0) == timedelta(0)
+
+
+def test_reread_due_spreads_the_listings_over_the_period() -> None:
+    source = Source(
+        name="s", url="http://x.onion/f", engine="mybb", every=3600, reread_every=6 * 3600
+    )
+    ids = [f"s:{n}" for n in range(600)]
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    hours = [start + timedelta(hours=h, minutes=7) for h in range(12)]  # two periods
+    due = [[i for i in ids if reread_due(i, source, at)] for at in hours]
+    assert all(sum(i in crawl for crawl in due) == 2 for i in ids)  # once a period each
+    assert min(map(len, due)) > 600 / 6 * 0.7  # about the same share each crawl
+    off = replace(source, reread_every=0)
+    assert not any(reread_due(i, off, at) for i in ids for at in hours)

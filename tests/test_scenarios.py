@@ -32,6 +32,7 @@ FORUM = Source(
     every=3600,
     max_pages=3,
     revisit_every=6 * 3600,
+    reread_every=0,  # on in test_an_active_listings_post_is_read_again_about_once_a_day
     selectors=Selectors(
         item="tr.inline_row",
         title="span[id^='tid_'] > a",
@@ -413,6 +414,42 @@ def test_a_price_stated_only_in_the_first_post_is_read_kept_and_its_edits_found(
         "price_drop": True,
     }
     assert w.state(1) == "aged_out"
+
+
+def test_an_active_listings_post_is_read_again_about_once_a_day(world: World) -> None:
+    """A seller who edits only the post (the row on the list stays the same) is seen
+    at the listing's daily re-read: each listing's page once in 24 hourly crawls."""
+    source = replace(FORUM, reread_every=24 * 3600)
+    body = "Acme customer DB. Records: 1,200,000. Price: $500."
+    world.site.threads[42] = replace(thread(42, "Acme customer DB", bumped=500), body=body)
+    reader: dict[str, Any] = {"read_thread": thread_reader(FORUM), "keep_html": True}
+    assert events(world.crawl(source, **reader)) == [("new", "forum:42")]
+    world.site.threads[42] = replace(world.site.threads[42], body=body.replace("$500", "$400"))
+    reads: dict[str, int] = {}
+    found = []
+    for _ in range(24):
+        report = world.crawl(source, **reader)
+        for url in world.site.requests:
+            if "showthread" in url:
+                reads[url.rsplit("=", 1)[1]] = reads.get(url.rsplit("=", 1)[1], 0) + 1
+        found += [e for e in report.diff.events if e.kind.value == "changed"]
+    assert reads == {str(tid): 1 for tid in (1, 2, 3, 4, 5, 6, 42)}
+    assert [(e.listing_id, e.details) for e in found] == [
+        (
+            "forum:42",
+            {
+                "changes": [{"field": "price", "before": "$500", "after": "$400"}],
+                "price_drop": True,
+            },
+        )
+    ]
+    # a re-read keeps the page only when the post is new or changed: 1 was first seen
+    # without a reader (its post first read now), 42 at first sight and at the edit;
+    # a second period's re-reads of unchanged posts keep nothing
+    for _ in range(24):
+        world.crawl(source, **reader)
+    kept = {i: len(world.store.read("pages", history.pages, f"forum:{i}")) for i in (1, 42)}
+    assert kept == {1: 1, 42: 2}
 
 
 NEW_HOST = "http://" + "n" * 56 + ".onion"
