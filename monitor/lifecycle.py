@@ -175,6 +175,7 @@ class _Diff:
     touched: list[str] = field(default_factory=list)
     changes: dict[str, tuple[FieldChange, ...]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    joins: list[tuple[str, str]] = field(default_factory=list)
 
     def event(self, kind: EventKind, listing_id: str | None, details: dict[str, Any]) -> None:
         self.events.append(
@@ -216,6 +217,7 @@ class _Diff:
             events=tuple(self.events),
             baseline=baseline,
             layout_suspected=layout_suspected,
+            joins=tuple(self.joins),
         )
 
 
@@ -364,7 +366,8 @@ def _settle(
     behind ages out for good (never checked on its old address: on a relaunch it is
     gone, which says nothing of the dataset), superseded by the listing recorded
     since that continues it (`successors`) or, with none on the page, by nobody
-    (`LEFT_BEHIND`)."""
+    (`LEFT_BEHIND`). A successor's dataset cluster joins its predecessor's, so each
+    one's "same dataset" list holds the other."""
     cutoff = max(s.last_seen for s in left_behind)
     arrived = [known[i] for i in sorted(seen) if i in known and known[i].first_seen > cutoff]
     by = successors(left_behind, arrived)
@@ -385,6 +388,10 @@ def _settle(
             )
         )
         diff.event(EventKind.SUPERSEDED, old.id, {"by": successor, "after": "redesign"})
+        if successor is not None:
+            cluster, into = known[successor].cluster or successor, old.cluster or old.id
+            if cluster != into:
+                diff.joins.append((cluster, into))
 
 
 def diff_crawl(

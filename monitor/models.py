@@ -388,7 +388,9 @@ class CrawlDiff:
 
     `writes` are listings whose row must be inserted or rewritten; `touched` are
     ids seen unchanged (only `last_seen` moves); `changes` maps a listing id to
-    its field changes (one observation row each).
+    its field changes (one observation row each); `joins` are (cluster, into)
+    pairs: every listing of the first dataset cluster joins the second (a
+    redesign's successor joins the dataset of the listing it continues).
     """
 
     crawl: Crawl
@@ -398,6 +400,7 @@ class CrawlDiff:
     events: tuple[Event, ...]
     baseline: bool = False  # first complete crawl of the source: no alerts
     layout_suspected: bool = False  # an implausible complete crawl (event or not)
+    joins: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -961,6 +961,27 @@ def test_diff_crawl_settles_a_renamed_layout() -> None:
     assert written["forum:old3"].superseded_by == "forum:new3"
     # superseded listings are never due for a revisit
     assert not revisit_due(written["forum:old3"], SRC, at(10_000))
+    assert diff.joins == ()  # each new id is in its old one's cluster already
+
+
+def test_a_successor_in_a_cluster_of_its_own_joins_its_predecessors() -> None:
+    known, new = renamed(3)
+    known = {i: replace(s, cluster=None) if i in new else s for i, s in known.items()}
+    known["forum:new1"] = replace(known["forum:new1"], cluster="forum:x")
+    diff = diff_crawl(
+        crawl(*(known[i].listing for i in new), n=2),
+        known,
+        SRC,
+        previous_complete=[3, 3],
+        repost_candidates=[],
+        first_complete=False,
+        layout_pending=True,
+    )
+    assert sorted(diff.joins) == [
+        ("forum:new0", "forum:old0"),
+        ("forum:new2", "forum:old2"),
+        ("forum:x", "forum:old1"),
+    ]
 
 
 def crawls_through(

@@ -528,6 +528,13 @@ def test_a_redesign_with_new_ids_settles_and_the_old_listings_continue_under_the
         ("aged_out", new_id[i]) for i in old
     }
     assert world.store.sources()[-1]["state"] == "ok"
+    # each pair is one dataset (with the forum's own copy, which urlforum reposted):
+    # `show` of either lists the other
+    for before, after in new_id.items():
+        same = {r["id"] for r in world.store.read("cluster", history.cluster, after)}
+        n = after.rsplit("-", 1)[1]
+        assert same == {before, f"forum:{n}"}
+        assert known[after].cluster == known[before].cluster == f"forum:{n}"
     # watched as usual from now on
     world.site.threads[8] = thread(8, "Dataset number 8 customers", bumped=60 * 30)
     assert events(world.crawl(URL_IDS)) == [("new", f"urlforum:{HOST}/thread-8")]
@@ -542,6 +549,27 @@ def test_a_redesign_with_new_ids_settles_and_the_old_listings_continue_under_the
             e.kind.value == "deleted" and e.listing_id in old for e in report.diff.events
         )
     assert {world.store.known_listings("urlforum")[i].state.value for i in old} == {"aged_out"}
+
+
+def test_a_redesigns_successor_joins_the_dataset_of_the_listing_it_continues(
+    tmp_path: Path,
+) -> None:
+    """Titles without dataset words ("Fresh database") are never linked as reposts,
+    but a redesign's successor is found by its exact title: after the redesign
+    settles, `show` of an old id lists its new id as the same dataset, and the other
+    way."""
+    w = World(tmp_path)
+    w.store.sync_sources([URL_IDS])
+    for tid in range(1, 7):
+        w.site.threads[tid] = thread(tid, f"Fresh database {'!' * tid}", bumped=tid)
+    w.crawl(URL_IDS)
+    w.site.redesigned = True
+    for _ in range(2):
+        w.crawl(URL_IDS)
+    for n in range(1, 7):
+        before, after = (f"urlforum:{HOST}/{p}{n}" for p in ("showthread.php?tid=", "thread-"))
+        assert [r["id"] for r in w.store.read("cluster", history.cluster, after)] == [before]
+        assert [r["id"] for r in w.store.read("cluster", history.cluster, before)] == [after]
 
 
 def test_starting_over_under_a_new_name_still_gives_a_quiet_baseline(world: World) -> None:

@@ -70,6 +70,19 @@ def test_a_crawl_mixing_new_and_known_listings_inserts_and_updates(store: Store)
     assert found(store, "globex") == {"forum:3"} and found(store, "payroll") == {"forum:4"}
 
 
+def test_a_cluster_join_moves_every_listing_of_the_dataset(store: Store) -> None:
+    """(cluster, into): the listings of the first cluster, a row without a cluster
+    named by its id too, join the second, in the crawl's transaction."""
+    repost = replace(stored("3", "Acme again"), cluster="forum:2")
+    bare = replace(stored("4", "Globex"), cluster=None)
+    write(store, 1, stored("1", "Acme"), stored("2", "Acme v2"), repost, bare)
+    c = Crawl("c2", "forum", T0, T0, CrawlOutcome.COMPLETE, 1, 1, ())
+    joins = (("forum:2", "forum:1"), ("forum:4", "forum:1"))
+    store.apply(CrawlDiff(c, (), (), {}, (), joins=joins), ())
+    clusters = dict(store.db.execute("SELECT id, cluster FROM listings").fetchall())
+    assert clusters == {f"forum:{n}": "forum:1" for n in range(1, 5)}
+
+
 def test_the_later_of_two_writes_of_one_id_wins(store: Store) -> None:
     write(store, 1, stored("1", "first draft"), stored("1", "final title"))
     write(store, 2, stored("2", "known"))

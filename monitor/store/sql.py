@@ -57,6 +57,10 @@ SET_LISTING_URL = "UPDATE listings SET url = ? WHERE id = ?"
 TOUCH_LISTINGS = (
     "UPDATE listings SET last_seen = max(last_seen, ?) WHERE id IN (SELECT value FROM json_each(?))"
 )
+JOIN_CLUSTER = """
+    UPDATE listings SET cluster = :into
+    WHERE cluster = :cluster OR (cluster IS NULL AND id = :cluster)
+"""
 UPDATE_SOURCE = """
     UPDATE sources SET
         last_crawl = :finished,

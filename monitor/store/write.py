@@ -69,7 +69,7 @@ def write_crawl(
     pages: Sequence[PageSnapshot],
 ) -> None:
     """The crawl row first (it takes the write lock), then listings, the
-    `last_seen` of touched listings (one UPDATE), observations, events, alerts (an
+    `last_seen` of touched listings (one UPDATE), cluster joins, observations, events, alerts (an
     existing (event, rule, target) is kept), verifications, kept pages and the
     source's health. The caller owns the transaction."""
     crawl = diff.crawl
@@ -78,6 +78,7 @@ def write_crawl(
     write_listings(conn, diff.writes)
     if diff.touched:
         conn.execute(statements.TOUCH_LISTINGS, (at, json.dumps(list(diff.touched))))
+    conn.executemany(statements.JOIN_CLUSTER, [{"cluster": c, "into": i} for c, i in diff.joins])
     conn.executemany(
         statements.INSERT_OBSERVATION,
         [
