@@ -229,14 +229,17 @@ def reread_every(source: Source) -> timedelta:
 def reread_due(listing_id: str, source: Source, at: datetime) -> bool:
     """Whether the crawl at `at` reads the listing's own page again. The listings are
     spread over the `reread_every / every` crawls of one period by a hash of their
-    id, so each is read about once a period, the same share each crawl, without any
-    stored state (a crawl that is late or skipped leaves its share for the next
-    period)."""
+    id and the period's number, so each is read once a period, the same share each
+    crawl, without any stored state. A crawl that is late or skipped leaves its
+    share to the next period, which draws other slots: a source crawled only in its
+    `active_hours` still reads every post again, on the days its slot is active."""
     period = reread_every(source)
     if period <= timedelta(0) or source.every <= 0:
         return False
     slots = max(1, round(period.total_seconds() / source.every))
-    return zlib.crc32(listing_id.encode()) % slots == int(at.timestamp() // source.every) % slots
+    tick = int(at.timestamp() // source.every)
+    draw = zlib.crc32(f"{listing_id}|{tick // slots}".encode())
+    return draw % slots == tick % slots
 
 
 def restore_window(source: Source) -> timedelta:

@@ -412,3 +412,14 @@ def test_reread_due_spreads_the_listings_over_the_period() -> None:
     assert min(map(len, due)) > 600 / 6 * 0.7  # about the same share each crawl
     off = replace(source, reread_every=0)
     assert not any(reread_due(i, off, at) for i in ids for at in hours)
+
+
+def test_reread_due_reaches_every_listing_of_a_source_crawled_part_of_the_day() -> None:
+    """active_hours 06:00-22:00: the slots of the night never come, but each day
+    draws the slots anew, so no listing waits for ever."""
+    source = Source(name="s", url="http://x.onion/f", engine="mybb", every=3600)
+    ids = [f"s:{n}" for n in range(300)]
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    days = [start + timedelta(days=d, hours=h) for d in range(30) for h in range(6, 22)]
+    read = {i for i in ids for at in days if reread_due(i, source, at)}
+    assert read == set(ids)
