@@ -41,15 +41,20 @@ def _span(span: tuple[int, int] | None) -> str | None:
 def field_changes(old: Listing, new: Listing) -> tuple[FieldChange, ...]:
     """Title, seller, price, record-count and data-type changes as display values:
     strings, the price's raw text, the record count as an int, data types joined.
-    Data types that merely appear (none known before) are no change."""
+    Data types that merely appear (none known before) are no change, nor is a price
+    or record count unknown before that `new` read in a post never read before (the
+    page was not fetched at first sight: a first reading, not an edit)."""
     changes = []
+    first_read = old.first_post is None and new.first_post is not None
     if old.title != new.title:
         changes.append(FieldChange("title", old.title, new.title))
     if old.seller != new.seller:
         changes.append(FieldChange("seller", old.seller, new.seller))
-    if _price_key(old.price) != _price_key(new.price):
+    if _price_key(old.price) != _price_key(new.price) and not (first_read and old.price is None):
         changes.append(FieldChange("price", price_text(old.price), price_text(new.price)))
-    if record_count(old.records) != record_count(new.records):
+    if record_count(old.records) != record_count(new.records) and not (
+        first_read and old.records is None
+    ):
         changes.append(FieldChange("records", record_count(old.records), record_count(new.records)))
     before, after = _types(old.data_types), _types(new.data_types)
     if before is not None and before != after:

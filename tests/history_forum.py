@@ -1,5 +1,6 @@
 """The synthetic MyBB forum history (see `tests.histories`): threads sorted by
-last activity (4 per page, 3 pages crawled), bumps, edits, deletions shown on
+last activity (4 per page, 3 pages crawled), bumps, edits (a third of the threads
+priced in the post only, their edits seen on their saved pages), deletions shown on
 thread pages, returns, the repost's original, defects, and a redesign that stays."""
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ class _Thread:
     edited_step: int = -100
 
     @property
+    def post_priced(self) -> bool:
+        """A third of the threads state the price in the post only ("Price: ..."), as
+        many leak forums do; the crawler saves their pages at every capture."""
+        return self.tid % 3 == 0
+
+    @property
     def price_text(self) -> str:
         return f"{self.btc:g} BTC"
 
@@ -58,15 +65,14 @@ class _Thread:
 
     @property
     def title(self) -> str:
-        return (
-            f"[SELLING] {self.name} {self.kind} database - {self.records_text} records"
-            f" - {self.price_text}"
-        )
+        head = f"[SELLING] {self.name} {self.kind} database - {self.records_text} records"
+        return head if self.post_priced else f"{head} - {self.price_text}"
 
     def shown(self) -> Thread:
+        price = f"Price: {self.price_text}." if self.post_priced else "price in the title."
         body = (
             f"{self.name} {self.kind} dump, {self.records_text} records. Sample on request, "
-            "escrow accepted, price in the title."
+            f"escrow accepted, {price}"
         )
         uid = 100 + self.tid % 97
         return Thread(
@@ -290,6 +296,9 @@ class _Forum:
                 files[f"threads/{tid}.html"] = thread_page(None if t.deleted else t.shown(), at)
         for tid in visible:
             self.drops[tid] = 0
+            t = self.threads[tid]
+            if t.post_priced and not new_theme:  # read again: an edit of the post shows
+                files[f"threads/{tid}.html"] = thread_page(t.shown(), at)
         return files
 
 

@@ -882,6 +882,18 @@ def test_what_the_stored_first_post_states_stands_when_the_list_page_does_not_sh
     assert reread.events[0].details["price_drop"] is True
 
 
+def test_a_price_first_read_in_a_post_never_read_before_is_no_edit() -> None:
+    """The page was not fetched at first sight (budget, a failed fetch): its first
+    reading fills price and count in quietly; an edit read later is an edit."""
+    bare = stored(listing("1", first_post=None, price=None, records=None))
+    read = replace(bare.listing, first_post=POST, price=USD500, records=Records(2_000_000, "2M"))
+    first = run(crawl(read), [bare])
+    assert first.events == () and written(first)["forum:1"].listing.price == USD500
+    cheaper = Price(400.0, "USD", "$400", usd=400.0)
+    again = run(crawl(replace(read, price=cheaper)), [written(first)["forum:1"]])
+    assert again.changes["forum:1"] == (FieldChange("price", "$500", "$400"),)
+
+
 def test_evidence_is_kept_when_the_list_page_does_not_show_it() -> None:
     old = stored(listing("1", first_post="full text", span=(1995, 2019), country="CN"))
     diff = run(crawl(replace(old.listing, first_post=None, span=None, country=None)), [old])
