@@ -275,9 +275,15 @@ def scan_warc(path: Path, source_url: str, max_bytes: int = MAX_BODY) -> list[Ca
     start = resolve_url(source_url, source_url) or source_url
     groups: list[tuple[datetime, dict[str, WarcResponse]]] = []
     elsewhere: list[str] = []  # URLs on other hosts, not held (named when nothing is left)
+    canonical: dict[str, str | None] = {}  # each URL resolved once
+
+    def canon(url: str) -> str | None:
+        if url not in canonical:
+            canonical[url] = resolve_url(url, url)
+        return canonical[url]
 
     def on_host(url: str) -> bool:  # by the canonical URL: an archive's links unwrapped
-        if same_host(resolve_url(url, url) or url, start):
+        if same_host(canon(url) or url, start):
             return True
         if len(elsewhere) < 3:
             elsewhere.append(url)
@@ -285,7 +291,7 @@ def scan_warc(path: Path, source_url: str, max_bytes: int = MAX_BODY) -> list[Ca
 
     responses = read_warc(path, max_body=max_bytes + 1, keep=on_host)
     for response in sorted(responses, key=lambda r: r.at):  # stable: file order in a tie
-        url = resolve_url(response.url, response.url)
+        url = canon(response.url)
         if url is None:
             continue
         if url == start and (not groups or response.at > groups[-1][0]):
